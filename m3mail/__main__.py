@@ -1,0 +1,3 @@
+from m3mail.cli import main
+
+main()

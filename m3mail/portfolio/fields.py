@@ -1,0 +1,155 @@
+"""Parsers for the export's values, as French agency tools write them.
+
+Each parser takes the cell's text and returns the value, or raises ``BadValue`` with a reason that names no
+client data (it may be printed or logged): we say what is wrong with an email, never the email itself.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from m3mail.models import fold
+
+
+class BadValue(ValueError):
+    """A cell whose value cannot be used; ``str()`` is the reason shown to the user."""
+
+
+_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+_FRENCH = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?: \d{1,2}:\d{2}(?::\d{2})?)?$")
+_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"]  # fmt: skip
+
+
+def parse_date(text: str) -> date:
+    """``31/01/2026``, ``31-01-2026``, ``31.01.2026`` or ``2026-01-31`` (a time part is ignored)."""
+    text = text.strip()
+    if m := _ISO.match(text):
+        year, month, day = int(m[1]), int(m[2]), int(m[3])
+    elif m := _FRENCH.match(text):
+        day, month, year = int(m[1]), int(m[3]), int(m[4])
+    else:
+        raise BadValue(f"{text!r} is not a date (expected DD/MM/YYYY or YYYY-MM-DD)" if text else "missing")
+    if not 1900 <= year <= 2199:
+        raise BadValue(f"{text!r}: year {year} is out of range")
+    if not 1 <= month <= 12:
+        raise BadValue(f"{text!r}: there is no month {month}")
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise BadValue(f"{text!r} does not exist: {_MONTHS[month - 1]} {year} has no day {day}") from None
+
+
+_AMOUNT_NOISE = re.compile(r"[\s\u00a0\u202f'€]|EUR", re.IGNORECASE)
+
+
+def parse_amount(text: str) -> Decimal:
+    """``1 234,56``, ``1234.56``, ``1.234,56 €`` -> Decimal('1234.56'); negative amounts are refused."""
+    compact = _AMOUNT_NOISE.sub("", text)
+    if "," in compact and "." in compact:
+        decimal_mark = "," if compact.rfind(",") > compact.rfind(".") else "."
+        thousands = "." if decimal_mark == "," else ","
+        compact = compact.replace(thousands, "").replace(decimal_mark, ".")
+    else:
+        compact = compact.replace(",", ".")
+    try:
+        value = Decimal(compact)
+    except InvalidOperation:
+        raise BadValue(f"{text.strip()!r} is not an amount like '1 234,56'") from None
+    if not value.is_finite() or value < 0:
+        raise BadValue(f"{text.strip()!r} is not a positive amount")
+    return value.quantize(Decimal("0.01"))
+
+
+_TRUE = {"oui", "o", "yes", "y", "1", "true", "vrai", "x", "vip"}
+_FALSE = {"", "non", "n", "no", "0", "false", "faux", "-"}
+FALSE_SPELLINGS = frozenset(_FALSE | {s.upper() for s in _FALSE} | {s.capitalize() for s in _FALSE})
+
+
+def parse_flag(text: str) -> bool:
+    """oui/non, 1/0, x/empty, vrai/faux, yes/no (any case)."""
+    folded = fold(text)
+    if folded in _TRUE:
+        return True
+    if folded in _FALSE:
+        return False
+    raise BadValue(f"{text.strip()!r} is not a yes/no value (oui, non, 1, 0, x or empty)")
+
+
+_CIVILITIES = {
+    "m": "M.", "m.": "M.", "mr": "M.", "mr.": "M.", "monsieur": "M.",
+    "mme": "Mme", "mme.": "Mme", "madame": "Mme", "mrs": "Mme",
+    "mlle": "Mlle", "mlle.": "Mlle", "mademoiselle": "Mlle",
+}  # fmt: skip
+
+
+def parse_civility(text: str) -> str:
+    """The usual French forms normalised (Monsieur -> M., Madame -> Mme); anything else kept as written."""
+    text = " ".join(text.split())
+    return _CIVILITIES.get(fold(text), text)
+
+
+def parse_name(text: str) -> str:
+    """Names keep their accents and inner hyphens; only runs of spaces are collapsed."""
+    return " ".join(text.split())
+
+
+def parse_email(text: str) -> str:
+    """A syntactically valid address (no DNS lookup: m3mail runs offline), domain in lower case."""
+    try:
+        return validate_email(text.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as e:
+        raise BadValue(f"not a valid email address: {e}") from None
+
+
+# French overseas departments and collectivities by postal code prefix: their phone numbering region.
+OVERSEAS_REGIONS = {
+    "971": "GP", "972": "MQ", "973": "GF", "974": "RE", "975": "PM", "976": "YT",
+    "977": "BL", "978": "MF", "986": "WF", "987": "PF", "988": "NC",
+}  # fmt: skip
+_PHONE_REGIONS = ("FR", *dict.fromkeys(OVERSEAS_REGIONS.values()))
+
+
+def parse_phone(text: str, postal_code: str = "") -> str:
+    """A French (or other) phone number as E.164 (``06 12 34 56 78`` -> ``+33612345678``).
+
+    National numbers are tried as metropolitan first, then as overseas ones (0692... is La Réunion), the
+    client's postal code deciding first when it is overseas. A nine-digit number is taken as having lost its
+    leading zero in a spreadsheet.
+    """
+    raw = text.strip()
+    digits = re.sub(r"\D", "", raw)
+    if len(digits) == 9 and raw[:1].isdigit() and digits[0] != "0":
+        raw = "0" + digits
+    first = OVERSEAS_REGIONS.get(postal_code[:3])
+    regions = (first, *_PHONE_REGIONS) if first else _PHONE_REGIONS
+    for region in regions:
+        try:
+            number = phonenumbers.parse(raw, region)
+        except phonenumbers.NumberParseException:
+            break
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        if raw.startswith("+") or raw.startswith("00"):
+            break  # an international number: the default region plays no part
+    raise BadValue("not a valid phone number")
+
+
+def parse_postal_code(text: str) -> str:
+    """Five digits; a four-digit code lost its leading zero in a spreadsheet (1000 -> 01000)."""
+    code = text.strip().replace(" ", "")
+    if code.isdigit() and len(code) == 4:
+        code = "0" + code
+    if not (code.isdigit() and len(code) == 5):
+        raise BadValue(f"{text.strip()!r} is not a French postal code (five digits)")
+    return code
+
+
+def split_list(text: str, separator: str) -> tuple[str, ...]:
+    """``Bris de glace | Assistance`` -> ('Bris de glace', 'Assistance'); empty items are dropped."""
+    return tuple(item for part in text.split(separator) if (item := part.strip()))

@@ -1,0 +1,242 @@
+"""From the export's table to valid records, rejected rows and warnings.
+
+A row with a bad required field (client id, adviser, contract id, type, effect date) is rejected with its
+line, field and reason; a bad optional value is dropped with a warning and the row kept. An exact duplicate
+row counts once. Nothing here stops a run but an export that cannot be read at all.
+
+When the caller only needs rows whose effect date is relevant to one day, the reader looks at the effect
+date first and skips the others without validating them (they are counted as ``skipped``): a large export
+then costs little more than reading it. Opt-outs are still collected from skipped rows, since an opt-out on
+any row of a client covers all of their contracts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from m3mail.errors import PortfolioError
+from m3mail.models import Client, Contract, ContractType, Record, RowIssue, fold
+from m3mail.portfolio import fields as f
+from m3mail.portfolio.sources import open_table
+from m3mail.settings import PortfolioSettings
+
+REQUIRED = ("client_id", "conseiller", "contrat", "type", "date_effet")
+_TYPE_NAMES = ", ".join(t.value for t in ContractType)
+
+
+@dataclass
+class ReadReport:
+    """What reading the export found, row by row."""
+
+    accepted: int = 0
+    rejected: list[RowIssue] = field(default_factory=list)
+    warnings: list[RowIssue] = field(default_factory=list)
+    duplicates: list[tuple[int, int]] = field(default_factory=list)  # (line, line of its first copy)
+    skipped: int = 0  # rows not validated: their effect date makes them irrelevant to the day asked
+    missing_columns: list[str] = field(default_factory=list)  # optional columns absent: fields left empty
+    opted_out: set[str] = field(default_factory=set)  # client ids with an opt-out on any row
+    description: str = ""
+
+
+def _key(name: str) -> str:
+    """Header cells compare without case, accents, spaces or punctuation: "Date d'effet" = "date_d_effet"."""
+    return "".join(c for c in fold(name) if c.isalnum())
+
+
+class _Row:
+    """Field access by name on one row; missing columns and short rows read as empty text."""
+
+    __slots__ = ("cells", "index")
+
+    def __init__(self, index: dict[str, int], cells: Sequence[str]):
+        self.index, self.cells = index, cells
+
+    def __getitem__(self, name: str) -> str:
+        i = self.index.get(name)
+        return self.cells[i].strip() if i is not None and i < len(self.cells) else ""
+
+
+class PortfolioReader:
+    """Reads one export against the portfolio settings and the advisers' emails."""
+
+    def __init__(self, path: Path, settings: PortfolioSettings, advisers: Collection[str]):
+        self.path = path
+        self.settings = settings
+        self.advisers = {a.lower() for a in advisers}
+        self.cancelled = tuple(fold(s) for s in settings.cancelled_statuses if s.strip())
+        self.report = ReadReport()
+
+    def records(self, relevant: Callable[[date], bool] | None = None) -> Iterator[Record]:
+        """Valid records, in file order; ``self.report`` is complete once the iterator is exhausted."""
+        report = self.report = ReadReport()
+        with open_table(self.path, self.settings.sheet) as table:
+            report.description = table.description
+            index = self._index(table.header, report)
+            width = len(table.header)
+            seen_rows: dict[int, int] = {}
+            seen_contracts: dict[str, tuple[int, int]] = {}
+            date_at, client_at, optout_at = index["date_effet"], index["client_id"], index.get("opposition")
+            verdicts: dict[str, bool] = {}
+            for line, cells in table.rows:
+                if relevant is not None:
+                    raw = cells[date_at] if date_at < len(cells) else ""
+                    verdict = verdicts.get(raw)
+                    if verdict is None:
+                        verdict = _relevant(raw, relevant)
+                        if len(verdicts) < 100_000:
+                            verdicts[raw] = verdict
+                    if not verdict:
+                        report.skipped += 1
+                        if optout_at is not None and optout_at < len(cells):
+                            _note_optout(cells[optout_at], cells[client_at], report)
+                        continue
+                if not any(cells):
+                    continue  # blank line, or a row of empty cells as spreadsheets leave them
+                # a 64-bit hash stands for the row: two different rows collide once in ~1e10 exports
+                fingerprint = hash(tuple(cells))
+                first = seen_rows.setdefault(fingerprint, line)
+                if first != line:
+                    report.duplicates.append((line, first))
+                    continue
+                record = self._record(line, _Row(index, cells), len(cells), width, report)
+                if record is None:
+                    continue
+                contract_id = record.contract.id
+                earlier = seen_contracts.setdefault(contract_id, (line, fingerprint))
+                if earlier[0] != line:
+                    report.rejected.append(RowIssue(line, "contrat", (
+                        f"contract {contract_id!r} is already on line {earlier[0]} with other values; "
+                        "keep one line per contract")))  # fmt: skip
+                    continue
+                if record.client.opted_out:
+                    report.opted_out.add(record.client.id)
+                report.accepted += 1
+                yield record
+
+    def _index(self, header: list[str], report: ReadReport) -> dict[str, int]:
+        """Field name -> column position; raises PortfolioError naming every required column missing."""
+        positions: dict[str, int] = {}
+        for i, cell in enumerate(header):
+            positions.setdefault(_key(cell), i)
+        index: dict[str, int] = {}
+        missing: list[str] = []
+        for name, column in self.settings.columns.model_dump().items():
+            if (i := positions.get(_key(column))) is not None:
+                index[name] = i
+            elif name in REQUIRED:
+                missing.append(f"{column!r} ({name})" if column != name else repr(column))
+            else:
+                report.missing_columns.append(column)
+        if missing:
+            found = ", ".join(repr(h) for h in header)
+            raise PortfolioError(
+                f"{self.path}: required column(s) {', '.join(missing)} not found in the header (line 1). "
+                f"Columns found: {found}. Name them in [portfolio.columns] of the settings if they differ."
+            )
+        return index
+
+    def _record(self, line: int, row: _Row, count: int, width: int, report: ReadReport) -> Record | None:
+        """The row as a record, or None once its rejection is reported; warnings are added on the way."""
+
+        def reject(name: str, reason: str) -> None:
+            report.rejected.append(RowIssue(line, self._column(name), reason))
+
+        if count > width and any(row.cells[width:]):
+            reject("client_id", f"the row has {count} values for {width} columns: is a separator inside an "
+                                "unquoted value?")  # fmt: skip
+            return None
+        client_id, adviser, contract_id = row["client_id"], row["conseiller"].lower(), row["contrat"]
+        type_text = row["type"]
+        for name, value in (("client_id", client_id), ("conseiller", adviser), ("contrat", contract_id)):
+            if not value:
+                reject(name, "missing")
+                return None
+        if adviser not in self.advisers:
+            reject("conseiller", f"adviser {adviser!r} is not in the settings' [[advisers]]")
+            return None
+        contract_type = ContractType.parse(type_text)
+        if contract_type is None:
+            reject("type", f"{type_text!r} is not a contract type ({_TYPE_NAMES})" if type_text else "missing")
+            return None
+        try:
+            effect = f.parse_date(row["date_effet"])
+        except f.BadValue as e:
+            reject("date_effet", str(e))
+            return None
+        client = self._client(line, row, client_id, report)
+        status = row["statut"]
+        folded_status = fold(status)
+        contract = Contract(
+            id=contract_id,
+            client_id=client_id,
+            adviser=adviser,
+            type=contract_type,
+            effect_date=effect,
+            product=" ".join(row["produit"].split()),
+            status=status,
+            cancelled=bool(folded_status) and folded_status.startswith(self.cancelled),
+            premium=self._optional(line, "prime_annuelle", row, f.parse_amount, report),
+            guarantees=f.split_list(row["garanties"], self.settings.list_separator),
+            claims=f.split_list(row["sinistres"], self.settings.list_separator),
+            questions=f.split_list(row["questions"], self.settings.list_separator),
+            line=line,
+        )
+        return Record(client, contract)
+
+    def _client(self, line: int, row: _Row, client_id: str, report: ReadReport) -> Client:
+        postal_code = self._optional(line, "code_postal", row, f.parse_postal_code, report) or ""
+        try:
+            opted_out = f.parse_flag(row["opposition"])
+        except f.BadValue as e:
+            opted_out = True  # an opt-out we cannot read is honoured: calling someone who refused is worse
+            report.warnings.append(RowIssue(line, self._column("opposition"), f"{e}; treated as an opt-out"))
+        return Client(
+            id=client_id,
+            civility=f.parse_civility(row["civilite"]),
+            last_name=f.parse_name(row["nom"]),
+            first_name=f.parse_name(row["prenom"]),
+            email=self._optional(line, "email", row, f.parse_email, report) or "",
+            phone=self._optional(line, "telephone", row, lambda t: f.parse_phone(t, postal_code), report) or "",
+            street=" ".join(row["adresse"].split()),
+            postal_code=postal_code,
+            city=" ".join(row["ville"].split()),
+            vip=bool(self._optional(line, "vip", row, f.parse_flag, report)),
+            opted_out=opted_out,
+        )
+
+    def _optional(self, line: int, name: str, row: _Row, parse: Callable[[str], object], report: ReadReport):
+        """The parsed value of an optional field; None when empty or bad (a bad one adds a warning)."""
+        text = row[name]
+        if not text:
+            return None
+        try:
+            return parse(text)
+        except f.BadValue as e:
+            report.warnings.append(RowIssue(line, self._column(name), f"{e}; value ignored"))
+            return None
+
+    def _column(self, name: str) -> str:
+        """Issues name the field by the column the user knows."""
+        return getattr(self.settings.columns, name)
+
+
+def _relevant(raw: str, relevant: Callable[[date], bool]) -> bool:
+    """Rows with an unreadable date are read in full, so that their rejection is reported."""
+    try:
+        return relevant(f.parse_date(raw))
+    except f.BadValue:
+        return True
+
+
+def _note_optout(value: str, client_id: str, report: ReadReport) -> None:
+    if value in f.FALSE_SPELLINGS:
+        return
+    try:
+        if not f.parse_flag(value):
+            return
+    except f.BadValue:
+        pass  # unreadable opt-outs are honoured, as in full validation
+    report.opted_out.add(client_id.strip())
