@@ -77,38 +77,41 @@ class PortfolioReader:
             index = self._index(table.header, report)
             width = len(table.header)
             seen_rows: dict[int, int] = {}
-            seen_contracts: dict[str, tuple[int, int]] = {}
-            date_at, client_at, optout_at = index["date_effet"], index["client_id"], index.get("opposition")
+            seen_contracts: dict[str, int] = {}
+            date_at, client_at, optout_at = index["date_effet"], index["client_id"], index.get("opposition", -1)
             verdicts: dict[str, bool] = {}
-            for line, cells in table.rows:
+            for cells in table.rows:
+                # the hot path: most rows of a large export are skipped here on their effect date alone
                 if relevant is not None:
-                    raw = cells[date_at] if date_at < len(cells) else ""
-                    verdict = verdicts.get(raw)
-                    if verdict is None:
-                        verdict = _relevant(raw, relevant)
+                    try:
+                        verdict = verdicts[cells[date_at]]
+                    except KeyError:
+                        verdict = _relevant(cells[date_at], relevant)
                         if len(verdicts) < 100_000:
-                            verdicts[raw] = verdict
+                            verdicts[cells[date_at]] = verdict
+                    except IndexError:
+                        verdict = True  # a short row: read in full, so that it is reported
                     if not verdict:
                         report.skipped += 1
-                        if optout_at is not None and optout_at < len(cells):
+                        if optout_at >= 0 and optout_at < len(cells) and cells[optout_at] not in f.FALSE_SPELLINGS:
                             _note_optout(cells[optout_at], cells[client_at], report)
                         continue
                 if not any(cells):
                     continue  # blank line, or a row of empty cells as spreadsheets leave them
+                line = table.line(cells)
                 # a 64-bit hash stands for the row: two different rows collide once in ~1e10 exports
-                fingerprint = hash(tuple(cells))
-                first = seen_rows.setdefault(fingerprint, line)
+                first = seen_rows.setdefault(hash(tuple(cells)), line)
                 if first != line:
                     report.duplicates.append((line, first))
                     continue
-                record = self._record(line, _Row(index, cells), len(cells), width, report)
+                record = self._record(line, _Row(index, cells), width, report)
                 if record is None:
                     continue
                 contract_id = record.contract.id
-                earlier = seen_contracts.setdefault(contract_id, (line, fingerprint))
-                if earlier[0] != line:
-                    report.rejected.append(RowIssue(line, "contrat", (
-                        f"contract {contract_id!r} is already on line {earlier[0]} with other values; "
+                earlier = seen_contracts.setdefault(contract_id, line)
+                if earlier != line:
+                    report.rejected.append(RowIssue(line, self._column("contrat"), (
+                        f"contract {contract_id!r} is already on line {earlier} with other values; "
                         "keep one line per contract")))  # fmt: skip
                     continue
                 if record.client.opted_out:
@@ -138,15 +141,15 @@ class PortfolioReader:
             )
         return index
 
-    def _record(self, line: int, row: _Row, count: int, width: int, report: ReadReport) -> Record | None:
+    def _record(self, line: int, row: _Row, width: int, report: ReadReport) -> Record | None:
         """The row as a record, or None once its rejection is reported; warnings are added on the way."""
 
         def reject(name: str, reason: str) -> None:
             report.rejected.append(RowIssue(line, self._column(name), reason))
 
-        if count > width and any(row.cells[width:]):
-            reject("client_id", f"the row has {count} values for {width} columns: is a separator inside an "
-                                "unquoted value?")  # fmt: skip
+        if len(row.cells) > width and any(row.cells[width:]):
+            reject("client_id", f"the row has {len(row.cells)} values for {width} columns: is a separator "
+                                "inside an unquoted value?")  # fmt: skip
             return None
         client_id, adviser, contract_id = row["client_id"], row["conseiller"].lower(), row["contrat"]
         type_text = row["type"]
@@ -232,8 +235,6 @@ def _relevant(raw: str, relevant: Callable[[date], bool]) -> bool:
 
 
 def _note_optout(value: str, client_id: str, report: ReadReport) -> None:
-    if value in f.FALSE_SPELLINGS:
-        return
     try:
         if not f.parse_flag(value):
             return

@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +23,15 @@ _CHUNK = 1 << 20
 
 @dataclass
 class Table:
-    """A header and the rows after it, each with the line (CSV) or sheet row (XLSX) it starts on."""
+    """A header and the rows after it.
+
+    ``line(cells)`` tells, right after a row was yielded, the line (CSV) or sheet row (XLSX) it starts on:
+    it is computed on demand, since most rows of a large export never need it.
+    """
 
     header: list[str]
-    rows: Iterator[tuple[int, Sequence[str]]]
+    rows: Iterator[Sequence[str]]
+    line: Callable[[Sequence[str]], int]
     description: str  # e.g. "CSV, cp1252, separator ';'", for messages
 
 
@@ -94,15 +99,13 @@ def _csv_table(path: Path) -> Iterator[Table]:
         if not header:
             raise PortfolioError(f"{path}: the export is empty (no header line)")
         name = "tab" if separator == "\t" else repr(separator)
-        yield Table(header, _csv_rows(reader), f"CSV, {encoding}, separator {name}")
 
+        def line(cells: Sequence[str]) -> int:
+            """The record ends on ``line_num``; quoted values may span lines (LF, CRLF or CR)."""
+            breaks = sum(c.count("\n") + c.count("\r") - c.count("\r\n") for c in cells if "\n" in c or "\r" in c)
+            return reader.line_num - breaks
 
-def _csv_rows(reader: csv.Reader) -> Iterator[tuple[int, list[str]]]:
-    """Each record with the line it starts on: a quoted value may span lines, so count from the last end."""
-    end = reader.line_num
-    for row in reader:
-        yield end + 1, row
-        end = reader.line_num
+        yield Table(header, reader, line, f"CSV, {encoding}, separator {name}")
 
 
 @contextmanager
@@ -118,27 +121,36 @@ def _xlsx_table(path: Path, sheet: str) -> Iterator[Table]:
         if sheet and sheet not in book.sheetnames:
             raise PortfolioError(f"{path}: no sheet named {sheet!r}; the sheets are {book.sheetnames}")
         ws = book[sheet] if sheet else book.worksheets[0]
-        rows = _xlsx_rows(ws.iter_rows())
-        header_row = next(rows, None)
-        if header_row is None:
+        sheet_rows = _XlsxRows(ws.iter_rows())
+        header = next(sheet_rows, None)
+        if header is None:
             raise PortfolioError(f"{path}: the sheet {ws.title!r} is empty (no header row)")
-        header_line, header = header_row
-        yield Table(list(header), rows, f"XLSX, sheet {ws.title!r}, header on row {header_line}")
+        description = f"XLSX, sheet {ws.title!r}, header on row {sheet_rows.number}"
+        yield Table(header, sheet_rows, lambda _cells: sheet_rows.number, description)
     finally:
         book.close()
 
 
-def _xlsx_rows(cells: Iterator[tuple]) -> Iterator[tuple[int, list[str]]]:
-    """Rows as text with their sheet row number; rows before the first non-empty one are skipped."""
-    started = False
-    for row in cells:
-        values = [_cell_text(c.value) for c in row]
-        if not started and not any(values):
-            continue
-        started = True
-        number = next((c.row for c in row if getattr(c, "row", None)), None)
-        if number is not None:
-            yield number, values
+class _XlsxRows:
+    """Rows as text, remembering the sheet row number of the last one; leading empty rows are skipped."""
+
+    def __init__(self, cells: Iterator[tuple]):
+        self.cells = cells
+        self.number = 0
+        self.started = False
+
+    def __iter__(self) -> _XlsxRows:
+        return self
+
+    def __next__(self) -> list[str]:
+        for row in self.cells:
+            number = next((c.row for c in row if getattr(c, "row", None)), None)
+            values = [_cell_text(c.value) for c in row]
+            if number is None or not (self.started or any(values)):
+                continue  # empty rows carry no row number in read-only mode
+            self.started, self.number = True, number
+            return values
+        raise StopIteration
 
 
 def _cell_text(value: object) -> str:
