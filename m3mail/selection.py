@@ -111,11 +111,12 @@ def select(
         elif end < today and (rules.missed_since is None or end >= rules.missed_since):
             closed.setdefault(client.id, []).append(record)
 
-    due = [
-        _follow_up(group, today, rules)
-        for client_id, group in current.items()
-        if client_id not in refused and not _excluded_today(past.get(client_id, ()), today, rules)
-    ]
+    due = []
+    for client_id, group in current.items():
+        if client_id not in refused:
+            candidate = _follow_up(group, today, rules)
+            if not _excluded_today(past.get(client_id, ()), candidate, today, rules):
+                due.append(candidate)
     due.sort(key=lambda f: (-f.priority, f.days_left, f.due_date, f.client.id))
 
     missed = []
@@ -130,25 +131,22 @@ def select(
     return Selection(due=due, missed=missed)
 
 
-def _excluded_today(past: Iterable[PastFollowUp], today: date, rules: SelectionRules) -> bool:
-    """Already followed up (under way, in this window) or still inside the cool-down of a past follow-up."""
-    for f in past:
-        if f.open or f.window_start <= today <= f.window_end:
-            return True
-        if f.last_activity <= today < f.last_activity + timedelta(days=rules.cooldown_days):
-            return True
-    return False
+def _overlaps(f: PastFollowUp, candidate: DueFollowUp) -> bool:
+    return f.window_start <= candidate.window_end and candidate.window_start <= f.window_end
+
+
+def _in_cooldown(f: PastFollowUp, day: date, rules: SelectionRules) -> bool:
+    return f.last_activity <= day < f.last_activity + timedelta(days=rules.cooldown_days)
+
+
+def _excluded_today(past: Iterable[PastFollowUp], candidate: DueFollowUp, today: date, rules: SelectionRules) -> bool:
+    """Already followed up (under way, or in an overlapping window), or inside a past follow-up's cool-down."""
+    return any(f.open or _overlaps(f, candidate) or _in_cooldown(f, today, rules) for f in past)
 
 
 def _covered(past: Iterable[PastFollowUp], closed: DueFollowUp, rules: SelectionRules) -> bool:
-    """A closed window was not missed when a follow-up overlapped it or a cool-down lasted to its end."""
-    for f in past:
-        if f.window_start <= closed.window_end and closed.window_start <= f.window_end:
-            return True
-        cooldown_end = f.last_activity + timedelta(days=rules.cooldown_days)
-        if f.last_activity <= closed.window_end < cooldown_end:
-            return True
-    return False
+    """A closed window was not missed when a follow-up overlapped it or a cool-down lasted to its last day."""
+    return any(_overlaps(f, closed) or _in_cooldown(f, closed.window_end, rules) for f in past)
 
 
 def _clusters(records: list[Record], rules: SelectionRules) -> list[list[Record]]:

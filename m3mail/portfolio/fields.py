@@ -127,7 +127,9 @@ def _validate_email(text: str) -> str:
     try:
         return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError as e:
-        raise BadValue(f"not a valid email address: {e}") from None
+        # the library may quote part of the address ('dupont...'): keep quoted single characters only
+        reason = re.sub(r"'[^']{2,}'", "(part of the address)", str(e))
+        raise BadValue(f"not a valid email address: {reason}") from None
 
 
 # French overseas departments and collectivities by postal code prefix: their phone numbering region.

@@ -1,0 +1,50 @@
+"""The state database: private to its owner, versioned, and remembering follow-ups across restarts."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+
+from m3mail.errors import StateError
+from m3mail.models import Client, Contract, ContractType, DueFollowUp
+from m3mail.state import SCHEMA_VERSION, StateStore
+
+
+def follow_up(client_id: str = "C1") -> DueFollowUp:
+    contract = Contract("K1", client_id, "a@agence.fr", ContractType.IARD, date(2026, 8, 25))
+    return DueFollowUp(Client(client_id), "a@agence.fr", (contract,), date(2026, 11, 25), date(2026, 11, 18),
+                       date(2026, 12, 2), priority=1, days_left=7)  # fmt: skip
+
+
+def test_the_file_is_private_and_carries_a_schema_version(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "m3mail.db"
+    StateStore(path).close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_follow_ups_survive_a_restart_and_starting_twice_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "m3mail.db"
+    at = datetime(2026, 11, 25, 8, 0)
+    with StateStore(path) as state:
+        first = state.start_follow_up(follow_up(), "planned", at)
+        again = state.start_follow_up(follow_up(), "planned", at)
+    assert first == again
+    with StateStore(path) as state:
+        past = state.past_follow_ups()
+    assert len(past) == 1
+    assert (past[0].client_id, past[0].window_start, past[0].last_activity, past[0].open) == (
+        "C1", date(2026, 11, 18), date(2026, 11, 25), True)  # fmt: skip
+
+
+def test_a_newer_schema_is_refused_rather_than_guessed_at(tmp_path: Path) -> None:
+    path = tmp_path / "m3mail.db"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(StateError, match="newer than this m3mail"):
+        StateStore(path)
