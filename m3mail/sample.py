@@ -33,7 +33,8 @@ CITIES = {
     "reunion": [("97400", "Saint-Denis"), ("97410", "Saint-Pierre"), ("97460", "Saint-Paul")],
 }  # fmt: skip
 STREETS = ["rue de la République", "avenue Jean Jaurès", "rue Victor Hugo", "boulevard Gambetta", "rue des Écoles",
-           "chemin des Vignes", "rue du Maréchal Foch", "allée des Tilleuls", "place de l'Église", "rue Pasteur"]  # fmt: skip
+           "chemin des Vignes", "rue du Maréchal Foch", "allée des Tilleuls", "place de l'Église",
+           "rue Pasteur"]  # fmt: skip
 LAST_NAMES = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau",
               "Simon", "Laurent", "Lefèvre", "Michel", "Garcia", "David", "Bertrand", "Roux", "Vincent", "Fournier",
               "Morel", "Girard", "André", "Lefebvre", "Mercier", "Dupont", "Lambert", "Bonnet", "François",

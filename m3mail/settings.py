@@ -204,7 +204,8 @@ def load_settings(path: Path) -> Settings:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise SettingsError(where, [SettingsProblem("(file)", "not found; create one with 'm3mail init DIR'")]) from None
+        missing = SettingsProblem("(file)", "not found; create one with 'm3mail init DIR'")
+        raise SettingsError(where, [missing]) from None
     except (OSError, UnicodeDecodeError) as e:
         raise SettingsError(where, [SettingsProblem("(file)", f"cannot be read: {e}")]) from None
     try:

@@ -12,6 +12,7 @@ any row of a client covers all of their contracts.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,7 +21,7 @@ from pathlib import Path
 from m3mail.errors import PortfolioError
 from m3mail.models import Client, Contract, ContractType, Record, RowIssue, fold
 from m3mail.portfolio import fields as f
-from m3mail.portfolio.sources import open_table
+from m3mail.portfolio.sources import Table, open_table
 from m3mail.settings import PortfolioSettings
 
 REQUIRED = ("client_id", "conseiller", "contrat", "type", "date_effet")
@@ -80,8 +81,11 @@ class PortfolioReader:
             seen_contracts: dict[str, int] = {}
             date_at, client_at, optout_at = index["date_effet"], index["client_id"], index.get("opposition", -1)
             verdicts: dict[str, bool] = {}
-            for cells in table.rows:
+            rows = _guarded(table, self.path)
+            for cells in rows:
                 # the hot path: most rows of a large export are skipped here on their effect date alone
+                if optout_at >= 0 and optout_at < len(cells) and cells[optout_at] not in f.FALSE_SPELLINGS:
+                    _note_optout(cells[optout_at], cells[client_at], report)  # whatever becomes of the row
                 if relevant is not None:
                     try:
                         verdict = verdicts[cells[date_at]]
@@ -93,8 +97,6 @@ class PortfolioReader:
                         verdict = True  # a short row: read in full, so that it is reported
                     if not verdict:
                         report.skipped += 1
-                        if optout_at >= 0 and optout_at < len(cells) and cells[optout_at] not in f.FALSE_SPELLINGS:
-                            _note_optout(cells[optout_at], cells[client_at], report)
                         continue
                 if not any(cells):
                     continue  # blank line, or a row of empty cells as spreadsheets leave them
@@ -103,6 +105,12 @@ class PortfolioReader:
                 first = seen_rows.setdefault(hash(tuple(cells)), line)
                 if first != line:
                     report.duplicates.append((line, first))
+                    continue
+                if table.separator and (swallowed := _swallowed(cells, table.separator, width)) is not None:
+                    last = table.position()
+                    report.rejected.append(RowIssue(line, table.header[swallowed], (
+                        f"a quote opened in this value is never closed: lines {line}-{last} were read as one row "
+                        f"and lines {line + 1}-{last} were not read; close or remove the quote")))  # fmt: skip
                     continue
                 record = self._record(line, _Row(index, cells), width, report)
                 if record is None:
@@ -114,8 +122,6 @@ class PortfolioReader:
                         f"contract {contract_id!r} is already on line {earlier} with other values; "
                         "keep one line per contract")))  # fmt: skip
                     continue
-                if record.client.opted_out:
-                    report.opted_out.add(record.client.id)
                 report.accepted += 1
                 yield record
 
@@ -234,7 +240,31 @@ def _relevant(raw: str, relevant: Callable[[date], bool]) -> bool:
         return True
 
 
+def _guarded(table: Table, path: Path) -> Iterator[Sequence[str]]:
+    """The table's rows; a format error that stops the reading becomes a PortfolioError naming the line."""
+    try:
+        yield from table.rows
+    except csv.Error as e:
+        raise PortfolioError(
+            f"{path}: the export cannot be read past line {table.position()}: {e}. A quote opened in a value "
+            "and never closed makes the rest of the file one value: look for a stray '\"' above that line."
+        ) from None
+
+
+def _swallowed(cells: Sequence[str], separator: str, width: int) -> int | None:
+    """The index of a value that holds whole rows: an unclosed quote took the lines after it."""
+    threshold = max(2, width // 2)
+    for i, cell in enumerate(cells):
+        if "\n" in cell or "\r" in cell:
+            following = cell.splitlines()[1:]
+            if any(line.count(separator) >= threshold for line in following):
+                return i
+    return None
+
+
 def _note_optout(value: str, client_id: str, report: ReadReport) -> None:
+    if not client_id.strip():
+        return
     try:
         if not f.parse_flag(value):
             return

@@ -33,6 +33,8 @@ class Table:
     rows: Iterator[Sequence[str]]
     line: Callable[[Sequence[str]], int]
     description: str  # e.g. "CSV, cp1252, separator ';'", for messages
+    separator: str | None = None  # CSV only: a value that holds lines full of it swallowed rows
+    position: Callable[[], int] = lambda: 0  # the last line read, for errors that stop the reading
 
 
 @contextmanager
@@ -101,11 +103,15 @@ def _csv_table(path: Path) -> Iterator[Table]:
         name = "tab" if separator == "\t" else repr(separator)
 
         def line(cells: Sequence[str]) -> int:
-            """The record ends on ``line_num``; quoted values may span lines (LF, CRLF or CR)."""
+            """The record ends on ``line_num``; quoted values may span lines (LF, CRLF or CR). A quote left
+            open runs to the end of the file and takes the last line's break into its value."""
             breaks = sum(c.count("\n") + c.count("\r") - c.count("\r\n") for c in cells if "\n" in c or "\r" in c)
+            if breaks and cells[-1].endswith(("\n", "\r")):
+                breaks -= 1
             return reader.line_num - breaks
 
-        yield Table(header, reader, line, f"CSV, {encoding}, separator {name}")
+        description = f"CSV, {encoding}, separator {name}"
+        yield Table(header, reader, line, description, separator, lambda: reader.line_num)
 
 
 @contextmanager

@@ -57,8 +57,8 @@ def write_export(path: Path, rows: int) -> None:
     types = ["IARD", "Santé", "PREVOYANCE", "Épargne"]
     first_day = TODAY - timedelta(days=3 * 365)
     with path.open("w", encoding="utf-8-sig", newline="") as f:
-        f.write("client_id;civilite;nom;prenom;email;telephone;adresse;code_postal;ville;conseiller;contrat;type;"
-                "produit;date_effet;statut;prime_annuelle;garanties;sinistres;questions;vip;opposition\r\n")  # fmt: skip
+        f.write("client_id;civilite;nom;prenom;email;telephone;adresse;code_postal;ville;conseiller;contrat;"
+                "type;produit;date_effet;statut;prime_annuelle;garanties;sinistres;questions;vip;opposition\r\n")
         for n in range(rows):
             client = n // 2 if n % 3 else n  # some clients hold two contracts
             effect = first_day + timedelta(days=rng.randrange(3 * 365))
