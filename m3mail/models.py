@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 
 
+@lru_cache(maxsize=8192)  # statuses, types, flags and civilities repeat on every row
 def fold(text: str) -> str:
     """Lower case without accents or surrounding spaces: how we compare words users type ("Santé" = "SANTE")."""
     decomposed = unicodedata.normalize("NFKD", text.strip().casefold())

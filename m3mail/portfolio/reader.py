@@ -76,54 +76,65 @@ class PortfolioReader:
         with open_table(self.path, self.settings.sheet) as table:
             report.description = table.description
             index = self._index(table.header, report)
-            width = len(table.header)
-            seen_rows: dict[int, int] = {}
-            seen_contracts: dict[str, int] = {}
-            date_at, client_at, optout_at = index["date_effet"], index["client_id"], index.get("opposition", -1)
-            verdicts: dict[str, bool] = {}
-            rows = _guarded(table, self.path)
-            for cells in rows:
-                # the hot path: most rows of a large export are skipped here on their effect date alone
-                if optout_at >= 0 and optout_at < len(cells) and cells[optout_at] not in f.FALSE_SPELLINGS:
-                    _note_optout(cells[optout_at], cells[client_at], report)  # whatever becomes of the row
-                if relevant is not None:
-                    try:
-                        verdict = verdicts[cells[date_at]]
-                    except KeyError:
-                        verdict = _relevant(cells[date_at], relevant)
-                        if len(verdicts) < 100_000:
-                            verdicts[cells[date_at]] = verdict
-                    except IndexError:
-                        verdict = True  # a short row: read in full, so that it is reported
-                    if not verdict:
-                        report.skipped += 1
-                        continue
-                if not any(cells):
-                    continue  # blank line, or a row of empty cells as spreadsheets leave them
-                line = table.line(cells)
-                # a 64-bit hash stands for the row: two different rows collide once in ~1e10 exports
-                first = seen_rows.setdefault(hash(tuple(cells)), line)
-                if first != line:
-                    report.duplicates.append((line, first))
+            try:
+                yield from self._rows(table, index, relevant)
+            except csv.Error as e:
+                raise PortfolioError(
+                    f"{self.path}: the export cannot be read past line {table.position()}: {e}. A quote opened in "
+                    "a value and never closed makes the rest of the file one value: look for a stray '\"' above "
+                    "that line."
+                ) from None
+
+    def _rows(self, table: Table, index: dict[str, int], relevant: Callable[[date], bool] | None) -> Iterator[Record]:
+        """The loop over every row: kept flat on purpose, it is the one place a large export is slow."""
+        report = self.report
+        width = len(table.header)
+        seen_rows: dict[int, int] = {}
+        seen_contracts: dict[str, int] = {}
+        date_at, client_at, optout_at = index["date_effet"], index["client_id"], index.get("opposition", -1)
+        verdicts: dict[str, bool] = {}
+        for cells in table.rows:
+            # the hot path: most rows of a large export are skipped here on their effect date alone
+            if 0 <= optout_at < len(cells) and cells[optout_at] not in f.FALSE_SPELLINGS and client_at < len(cells):
+                _note_optout(cells[optout_at], cells[client_at], report)  # whatever becomes of the row
+            if relevant is not None:
+                try:
+                    verdict = verdicts[cells[date_at]]
+                except KeyError:
+                    verdict = _relevant(cells[date_at], relevant)
+                    if len(verdicts) < 100_000:
+                        verdicts[cells[date_at]] = verdict
+                except IndexError:
+                    verdict = True  # a short row: read in full, so that it is reported
+                if not verdict:
+                    report.skipped += 1
                     continue
-                if table.separator and (swallowed := _swallowed(cells, table.separator, width)) is not None:
-                    last = table.position()
-                    report.rejected.append(RowIssue(line, table.header[swallowed], (
-                        f"a quote opened in this value is never closed: lines {line}-{last} were read as one row "
-                        f"and lines {line + 1}-{last} were not read; close or remove the quote")))  # fmt: skip
-                    continue
-                record = self._record(line, _Row(index, cells), width, report)
-                if record is None:
-                    continue
-                contract_id = record.contract.id
-                earlier = seen_contracts.setdefault(contract_id, line)
-                if earlier != line:
-                    report.rejected.append(RowIssue(line, self._column("contrat"), (
-                        f"contract {contract_id!r} is already on line {earlier} with other values; "
-                        "keep one line per contract")))  # fmt: skip
-                    continue
-                report.accepted += 1
-                yield record
+            if not any(cells):
+                continue  # blank line, or a row of empty cells as spreadsheets leave them
+            line = table.line(cells)
+            # a 64-bit hash stands for the row: two different rows collide once in ~1e10 exports
+            first = seen_rows.setdefault(hash(tuple(cells)), line)
+            if first != line:
+                report.duplicates.append((line, first))
+                continue
+            if table.separator and (swallowed := _swallowed(cells, table.separator, width)) is not None:
+                last = table.position()
+                report.rejected.append(RowIssue(line, table.header[swallowed], (
+                    f"a quote opened in this value is never closed: lines {line}-{last} were read as one row "
+                    f"and lines {line + 1}-{last} were not read; close or remove the quote")))  # fmt: skip
+                continue
+            record = self._record(line, _Row(index, cells), width, report)
+            if record is None:
+                continue
+            contract_id = record.contract.id
+            earlier = seen_contracts.setdefault(contract_id, line)
+            if earlier != line:
+                report.rejected.append(RowIssue(line, self._column("contrat"), (
+                    f"contract {contract_id!r} is already on line {earlier} with other values; "
+                    "keep one line per contract")))  # fmt: skip
+                continue
+            report.accepted += 1
+            yield record
 
     def _index(self, header: list[str], report: ReadReport) -> dict[str, int]:
         """Field name -> column position; raises PortfolioError naming every required column missing."""
@@ -238,17 +249,6 @@ def _relevant(raw: str, relevant: Callable[[date], bool]) -> bool:
         return relevant(f.parse_date(raw))
     except f.BadValue:
         return True
-
-
-def _guarded(table: Table, path: Path) -> Iterator[Sequence[str]]:
-    """The table's rows; a format error that stops the reading becomes a PortfolioError naming the line."""
-    try:
-        yield from table.rows
-    except csv.Error as e:
-        raise PortfolioError(
-            f"{path}: the export cannot be read past line {table.position()}: {e}. A quote opened in a value "
-            "and never closed makes the rest of the file one value: look for a stray '\"' above that line."
-        ) from None
 
 
 def _swallowed(cells: Sequence[str], separator: str, width: int) -> int | None:
