@@ -91,16 +91,19 @@ def init(folder: Path, force: bool, today: date | None) -> None:
 @main.command()
 @settings_option
 @portfolio_option
+@today_option
 @json_option
-def check(settings_path: Path, portfolio: Path | None, as_json: bool) -> None:
+def check(settings_path: Path, portfolio: Path | None, today: date | None, as_json: bool) -> None:
     """Validate the settings and the export, acting on nothing.
 
     Rejected rows are listed and do not make the command fail; invalid settings do (exit 3).
     """
     settings = _load(settings_path, as_json)
-    report = service.check_portfolio(settings, portfolio)
+    day = today or service.today_in(settings)
+    result = service.check_portfolio(settings, day, portfolio)
+    report = result.report
     if as_json:
-        click.echo(json.dumps(_report_json(report), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(_report_json(report) | {"due": result.due}, ensure_ascii=False, indent=2))
         return
     click.echo(f"settings: {settings_path}: valid ({len(settings.advisers)} advisers)")
     click.echo(f"export: {portfolio or settings.portfolio.path} ({report.description})")
@@ -112,6 +115,8 @@ def check(settings_path: Path, portfolio: Path | None, as_json: bool) -> None:
         click.echo(f"  optional columns absent (left empty): {', '.join(report.missing_columns)}")
     _print_issues("rejected", report.rejected)
     _print_issues("warnings (row kept, value ignored)", report.warnings)
+    clients = "1 client" if result.due == 1 else f"{result.due} clients"
+    click.echo(f"{clients} due on {day:%d/%m/%Y}: m3mail due --settings {settings_path}")
 
 
 @main.command()

@@ -12,6 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from m3mail.errors import InitError
+from m3mail.models import PastFollowUp
 from m3mail.portfolio import PortfolioReader, ReadReport
 from m3mail.resources import shipped
 from m3mail.sample import sample_export
@@ -35,13 +36,21 @@ def _reader(settings: Settings, portfolio: Path | None) -> PortfolioReader:
     return PortfolioReader(path, settings.portfolio, [a.email for a in settings.advisers])
 
 
-def check_portfolio(settings: Settings, portfolio: Path | None = None) -> ReadReport:
-    """Read every row of the export, validating it in full; nothing is written."""
+@dataclass(frozen=True)
+class CheckResult:
+    report: ReadReport
+    due: int  # clients due on the day asked
+
+
+def check_portfolio(settings: Settings, today: date, portfolio: Path | None = None) -> CheckResult:
+    """Read every row of the export, validating it in full, and count who is due ``today``; nothing is written."""
+    rules = selection_rules(settings)
+    relevant = DateRelevance(today, rules)
     reader = _reader(settings, portfolio)
-    for _ in reader.records():
-        pass
+    current = [r for r in reader.records() if relevant(r.contract.effect_date)]
     _log_report(reader)
-    return reader.report
+    selection = select(current, today, rules, _history(settings), reader.report.opted_out)
+    return CheckResult(reader.report, len(selection.due))
 
 
 @dataclass(frozen=True)
@@ -57,11 +66,14 @@ def find_due(settings: Settings, today: date, portfolio: Path | None = None, *, 
     # only rows whose window is open today (or closed, for missed) are validated and kept in memory
     records = list(reader.records(DateRelevance(today, rules, missed=missed)))
     _log_report(reader)
-    with StateStore(settings.state) as state:
-        history = state.past_follow_ups()
-    selection = select(records, today, rules, history, reader.report.opted_out)
+    selection = select(records, today, rules, _history(settings), reader.report.opted_out)
     log.info("selection for %s: %d due, %d missed", today, len(selection.due), len(selection.missed))
     return DueResult(selection, reader.report)
+
+
+def _history(settings: Settings) -> list[PastFollowUp]:
+    with StateStore(settings.state) as state:
+        return state.past_follow_ups()
 
 
 def _log_report(reader: PortfolioReader) -> None:

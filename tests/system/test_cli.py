@@ -164,3 +164,10 @@ def test_due_prints_a_readable_table(workdir: Path) -> None:
     result = run_cli("due", "--settings", workdir / "m3mail.toml", "--today", INIT_DAY.isoformat())
     assert result.code == 0
     assert "Due for M+3 on 25/11/2026" in result.out and "claire.martin@cabinet-exemple.fr" in result.out
+
+
+def test_check_counts_the_clients_due_on_the_day_asked(scenario: Path) -> None:
+    assert run_cli("check", "--settings", scenario, "--today", "2028-02-29", "--json").json()["due"] == 3
+    assert run_cli("check", "--settings", scenario, "--today", "2028-01-11", "--json").json()["due"] == 0
+    text = run_cli("check", "--settings", scenario, "--today", "2027-02-21")
+    assert "1 client due on 21/02/2027" in text.out
