@@ -132,7 +132,7 @@ def due(settings_path: Path, portfolio: Path | None, today: date | None, missed:
     result = service.find_due(settings, day, portfolio, missed=missed)
     follow_ups = result.selection.missed if missed else result.selection.due
     if result.report.rejected:
-        log.warning("%d rows of the export were rejected: 'm3mail check' lists them", len(result.report.rejected))
+        log.warning("rows of the export rejected: %d ('m3mail check' lists them)", len(result.report.rejected))
     if as_json:
         click.echo(json.dumps([_follow_up_json(f) for f in follow_ups], ensure_ascii=False, indent=2))
         return
