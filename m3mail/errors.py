@@ -5,7 +5,12 @@ traceback, and exits with its ``exit_code``.
     ├── SettingsError           exit 3: the settings file is missing or invalid; carries every problem at once
     ├── PortfolioError          exit 4: the export cannot be read at all (file, format, missing column)
     ├── StateError              exit 5: the state database cannot be opened or has an unknown schema
-    └── InitError               exit 6: ``m3mail init`` would overwrite files
+    ├── InitError               exit 6: ``m3mail init`` would overwrite files
+    ├── LockBusy                exit 7: another run holds the lock
+    ├── TemplateError           a template cannot be rendered: names the template and line; that follow-up waits
+    └── BackendError            a calendar or mailbox operation failed: names the mailbox and the operation;
+        │                       ``retryable`` when trying again later may succeed (throttling, 5xx, a reset)
+        └── MailboxUnavailable  the mailbox or calendar does not exist or cannot be written
 
 A bad *row* of the export is not an exception: it is a ``RowIssue`` value, reported and skipped.
 """
@@ -52,3 +57,26 @@ class StateError(M3MailError):
 
 class InitError(M3MailError):
     exit_code = 6
+
+
+class LockBusy(M3MailError):
+    exit_code = 7
+
+
+class TemplateError(M3MailError):
+    """A template that cannot be rendered: ``str()`` names the template, the line and the reason."""
+
+
+class BackendError(M3MailError):
+    """A failed operation on a calendar or mailbox."""
+
+    def __init__(self, mailbox: str, operation: str, detail: str, *, retryable: bool = False,
+                 status: int | None = None, code: str = ""):  # fmt: skip
+        self.mailbox, self.operation, self.detail = mailbox, operation, detail
+        self.retryable, self.status, self.code = retryable, status, code
+        where = f" (HTTP {status}{' ' + code if code else ''})" if status else (f" ({code})" if code else "")
+        super().__init__(f"{mailbox}: {operation} failed{where}: {detail}")
+
+
+class MailboxUnavailable(BackendError):
+    pass

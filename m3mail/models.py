@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
@@ -146,3 +146,176 @@ class DueFollowUp:
         for c in self.contracts:
             seen.setdefault(c.type)
         return tuple(seen)
+
+
+# --- The follow-up and what backends exchange with the domain -----------------------------------------------
+
+
+class Outcome(StrEnum):
+    """What the adviser records on the call event, as an Outlook category ``M+3 <value>``."""
+
+    SATISFAIT = "Satisfait"  # the client is satisfied, nothing to do
+    BESOIN = "Besoin"  # a further need: a proposal to make
+    QUESTION = "Question"  # a technical question, answered
+    CHANGEMENT = "Changement"  # a change of situation: the contract to amend
+    RECLAMATION = "Réclamation"  # a complaint (ACPR 2022-R-01): acknowledge in 10 business days, answer in 2 months
+    INJOIGNABLE = "Injoignable"  # no answer
+
+    @property
+    def category(self) -> str:
+        return f"{CATEGORY_PREFIX} {self.value}"
+
+    @classmethod
+    def parse(cls, text: str) -> Outcome | None:
+        """``M+3 Réclamation``, ``m+3 reclamation`` or ``reclamation`` -> RECLAMATION."""
+        folded = fold(text)
+        folded = folded.removeprefix(fold(CATEGORY_PREFIX)).strip()
+        return _OUTCOMES.get(folded)
+
+
+CATEGORY_PREFIX = "M+3"
+PENDING_CATEGORY = CATEGORY_PREFIX  # the category of a call still to make
+_OUTCOMES = {fold(o.value): o for o in Outcome}
+
+
+class State(StrEnum):
+    """Where a follow-up stands. The last four end it; every ended follow-up gets its record filed."""
+
+    PLANNED = "planned"  # selected; no call in the calendar yet (booking, or waiting for capacity)
+    BOOKED = "booked"  # a call is in the adviser's calendar
+    UNREACHED = "unreached"  # every call attempt failed: the email (or letter) waits for business hours
+    EMAILED = "emailed"  # the client was emailed; waiting for a reply
+    DONE = "done"  # ended with an outcome (a call, a reply, a letter, or an email left unanswered)
+    MISSED = "missed"  # the window closed before anyone reached the client
+    CANCELLED = "cancelled"  # the adviser deleted the call: never re-booked behind their back
+    OPTED_OUT = "opted_out"  # the client asked to hear no more (STOP)
+
+    @property
+    def ended(self) -> bool:
+        return self in (State.DONE, State.MISSED, State.CANCELLED, State.OPTED_OUT)
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarEvent:
+    """An event of an adviser's calendar, as a backend reads it.
+
+    ``key`` is the follow-up call key for events m3mail made (None for the adviser's own events); ``free``
+    events (shown as free) never count as busy.
+    """
+
+    id: str
+    start: datetime
+    end: datetime
+    subject: str = ""
+    key: str | None = None
+    categories: tuple[str, ...] = ()
+    notes: str = ""
+    free: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CallSpec:
+    """A call event to create: idempotent on ``key`` (the backend finds an existing event by it)."""
+
+    key: str
+    start: datetime
+    end: datetime
+    subject: str
+    body_text: str
+    body_html: str
+    reminder_minutes: int
+    categories: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MailSpec:
+    """A message m3mail writes: sent to a client, filed in a folder, or put in an adviser's Inbox.
+
+    ``key`` makes it idempotent: a backend finds the message it already made by it. ``attachments`` are
+    (file name, MIME type, bytes).
+    """
+
+    key: str
+    sender: str
+    to: tuple[str, ...]
+    subject: str
+    text: str
+    html: str
+    sender_name: str = ""
+    when: datetime | None = None
+    in_reply_to: str = ""
+    attachments: tuple[tuple[str, str, bytes], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SentMail:
+    """A message as a backend stored it: its backend id and its RFC 5322 Message-ID (thread of replies)."""
+
+    id: str
+    message_id: str
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMail:
+    """A message found in an adviser's Inbox: a client's reply, a bounce, or anything else."""
+
+    id: str
+    message_id: str
+    sender: str
+    subject: str
+    text: str
+    html: str
+    received_at: datetime
+    in_reply_to: tuple[str, ...] = ()  # In-Reply-To and References, or the ids a bounce reports on
+    conversation: str = ""  # the backend's thread id, where it has one
+    bounce: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """One client's M+3 follow-up, from selection to its filed record: what the state database keeps.
+
+    The client and contracts are a snapshot taken at selection, so that a later export cannot change what
+    the follow-up was about. ``attempts`` are the start times of every call booked, first one first.
+    """
+
+    id: str
+    client: Client
+    adviser: str
+    contracts: tuple[Contract, ...]
+    due_date: date
+    window_start: date
+    window_end: date
+    priority: int
+    created_at: datetime
+    state: State = State.PLANNED
+    attempts: tuple[datetime, ...] = ()
+    call_at: datetime | None = None  # the current call, where the adviser's calendar has it now
+    call_key: str = ""  # the key of the current call event
+    outcome: Outcome | None = None
+    notes: str = ""
+    outcome_at: datetime | None = None
+    emailed_at: datetime | None = None
+    email_message_id: str = ""
+    letter_at: datetime | None = None
+    replied_at: datetime | None = None
+    reply_ids: tuple[str, ...] = ()  # Message-IDs of the client's replies, filed
+    bounced_at: datetime | None = None
+    complaint_ack_due: date | None = None
+    complaint_answer_due: date | None = None
+    complaint_acknowledged: date | None = None
+    complaint_answered: date | None = None
+    capacity_short: bool = False  # no slot was free in the window at the last try
+    ended_at: datetime | None = None
+    record_filed: bool = False
+
+    @property
+    def types(self) -> tuple[ContractType, ...]:
+        return tuple(dict.fromkeys(c.type for c in self.contracts))
+
+    @property
+    def last_activity(self) -> date:
+        """The latest day something happened: the cool-down runs from it."""
+        moments = [self.created_at, *self.attempts, self.emailed_at, self.letter_at, self.replied_at, self.ended_at]
+        return max(m for m in moments if m is not None).date()

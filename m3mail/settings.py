@@ -154,11 +154,59 @@ class PrioritySettings(_Section):
     vip: int = 5
 
 
+class CallSettings(_Section):
+    slot_minutes: int = Field(20, ge=5, le=240)
+    max_per_day: int = Field(8, ge=1, le=100)
+    reminder_minutes: int = Field(15, ge=0, le=1440)
+    attempts: int = Field(2, ge=1, le=4)  # call attempts before the client is emailed
+    attempts_per_30_days: int = Field(4, ge=1, le=4)  # décret 2022-1313: at most 4 in 30 days
+    lead_minutes: int = Field(60, ge=0, le=1440)  # never book sooner than this after the run
+
+
+class EmailSettings(_Section):
+    send_hours: list[TimeRange] = Field(default_factory=lambda: [_time_range("09:00-18:00")], min_length=1)
+    reply_wait_days: int = Field(14, ge=1, le=90)
+    per_minute: int = Field(30, ge=1, le=30)  # Exchange Online: 30 messages a minute per mailbox
+
+
+class FilingSettings(_Section):
+    mailbox: str = ""  # empty: each adviser's own mailbox; else a shared mailbox's address
+    root: str = "Clients"
+    folder: str = "{nom} {prenom} ({client_id})"
+
+    @field_validator("mailbox")
+    @classmethod
+    def _mailbox(cls, value: str) -> str:
+        return _email(value) if value else value
+
+    @field_validator("folder")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        try:
+            value.format(nom="N", prenom="P", client_id="C", civilite="M.")
+        except (KeyError, IndexError, ValueError) as e:
+            raise ValueError(
+                f"{value!r}: unknown placeholder {e}; use {{nom}} {{prenom}} {{client_id}} {{civilite}}"
+            ) from None
+        return value
+
+
+class ComplaintSettings(_Section):
+    acknowledge_business_days: int = Field(10, ge=1, le=60)
+    answer_months: int = Field(2, ge=1, le=12)
+
+
+class LocalSettings(_Section):
+    root: Path = Path("boites")
+
+
 class AdviserSettings(_Section):
     email: Email
     name: str = Field(min_length=1)
     timezone: TimeZoneName = "Europe/Paris"
     holidays: str = ""  # a subdivision of France in the `holidays` package: "57", "6AE", "974", ...
+    phone: str = ""  # signs the client emails
+    max_calls_per_day: int = Field(0, ge=0, le=100)  # 0: calls.max_per_day
     working_days: list[Weekday] = Field(default_factory=lambda: [0, 1, 2, 3, 4], min_length=1)
     working_hours: list[TimeRange] = Field(default_factory=lambda: [_time_range("09:00-18:00")], min_length=1)
     call_hours: list[TimeRange] = Field(
@@ -172,7 +220,8 @@ class AdviserSettings(_Section):
             return value
         known = set(holidays.France.subdivisions) | set(getattr(holidays.France, "subdivisions_aliases", {}))
         if value not in known:
-            raise ValueError(f"{value!r} is not a French subdivision; use one of {sorted(known)}")
+            raise ValueError(f"{value!r} is not a French subdivision; use '' (metropolitan France), '57' (Moselle), "
+                             "'6AE' (Alsace), '971', '972', '973', '974', '976' (overseas departments)...")
         return value
 
 
@@ -184,6 +233,12 @@ class Settings(_Section):
     portfolio: PortfolioSettings = Field(default_factory=PortfolioSettings)
     selection: SelectionSettings = Field(default_factory=SelectionSettings)
     priority: PrioritySettings = Field(default_factory=PrioritySettings)
+    calls: CallSettings = Field(default_factory=CallSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
+    filing: FilingSettings = Field(default_factory=FilingSettings)
+    complaints: ComplaintSettings = Field(default_factory=ComplaintSettings)
+    local: LocalSettings = Field(default_factory=LocalSettings)
+    templates: Path = Path("templates")  # a folder whose templates replace the shipped ones of the same name
     advisers: list[AdviserSettings] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -220,7 +275,9 @@ def load_settings(path: Path) -> Settings:
     return settings.model_copy(
         update={
             "state": base / settings.state,
+            "templates": base / settings.templates,
             "portfolio": settings.portfolio.model_copy(update={"path": base / settings.portfolio.path}),
+            "local": settings.local.model_copy(update={"root": base / settings.local.root}),
         }
     )
 

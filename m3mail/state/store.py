@@ -1,55 +1,93 @@
-"""SQLite state: one row per follow-up, with its history, under a schema version.
+"""SQLite state: every follow-up with its history, the action log, opt-outs and run metadata.
 
 The file is created private to its owner (mode 0600): it names clients. Every change runs in an explicit
-transaction. ``PRAGMA user_version`` holds the schema version; a newer file than this code knows is refused
+transaction. ``PRAGMA user_version`` holds the schema version; older files are migrated, a newer one is refused
 rather than guessed at.
+
+The action log is what makes runs safe to kill: an action on a calendar or mailbox is recorded (its key, its
+intent) before it is made and marked done after, in the same transaction as the follow-up's new state.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
-from m3mail.errors import StateError
-from m3mail.models import DueFollowUp, PastFollowUp
+from pydantic import TypeAdapter
 
-SCHEMA_VERSION = 1
-ENDED_STATES = ("done", "missed", "cancelled", "opted_out")
+from m3mail.errors import StateError
+from m3mail.models import Client, DueFollowUp, FollowUp, PastFollowUp, State
+
+SCHEMA_VERSION = 2
+_FOLLOW_UP = TypeAdapter(FollowUp)
 
 _SCHEMA = """
 CREATE TABLE followups (
     id            TEXT PRIMARY KEY,
     client_id     TEXT NOT NULL,
     adviser       TEXT NOT NULL,
-    contracts     TEXT NOT NULL,          -- JSON list of contract ids
-    due_date      TEXT NOT NULL,          -- ISO dates
+    state         TEXT NOT NULL,
     window_start  TEXT NOT NULL,
     window_end    TEXT NOT NULL,
-    priority      INTEGER NOT NULL,
-    state         TEXT NOT NULL,
-    created_at    TEXT NOT NULL,          -- ISO date-time
-    last_activity TEXT NOT NULL           -- ISO date: the cool-down runs from it
+    last_activity TEXT NOT NULL,
+    active        INTEGER NOT NULL,       -- not ended, or its record not yet filed
+    data          TEXT NOT NULL           -- the FollowUp as JSON
 );
 CREATE INDEX followups_client ON followups (client_id);
+CREATE INDEX followups_active ON followups (active);
 CREATE TABLE history (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
-    followup_id TEXT NOT NULL REFERENCES followups (id),
+    followup_id TEXT NOT NULL,
     at          TEXT NOT NULL,
     event       TEXT NOT NULL,
     detail      TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX history_followup ON history (followup_id);
+CREATE TABLE actions (
+    key         TEXT PRIMARY KEY,
+    followup_id TEXT,
+    kind        TEXT NOT NULL,
+    mailbox     TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    tries       INTEGER NOT NULL DEFAULT 0,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    result      TEXT NOT NULL DEFAULT '',
+    error       TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE optouts (
+    client_id TEXT PRIMARY KEY,
+    at        TEXT NOT NULL,
+    source    TEXT NOT NULL
+);
+CREATE TABLE meta (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+)
 """
 
 
 def follow_up_id(client_id: str, window_start: date) -> str:
     """Stable across runs: the same client and window always give the same id."""
     return f"M3-{client_id}-{window_start:%Y%m%d}"
+
+
+def new_follow_up(due: DueFollowUp, at: datetime) -> FollowUp:
+    return FollowUp(
+        id=follow_up_id(due.client.id, due.window_start),
+        client=due.client,
+        adviser=due.adviser,
+        contracts=due.contracts,
+        due_date=due.due_date,
+        window_start=due.window_start,
+        window_end=due.window_end,
+        priority=due.priority,
+        created_at=at,
+    )
 
 
 class StateStore:
@@ -61,8 +99,7 @@ class StateStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
             os.chmod(path, 0o600)
-            self.db = sqlite3.connect(path, isolation_level=None)
-            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
             self._migrate()
         except (OSError, sqlite3.Error) as e:
             raise StateError(f"{path}: cannot open the state database: {e}") from None
@@ -86,6 +123,8 @@ class StateStore:
             raise
         self.db.execute("COMMIT")
 
+    # --- schema ------------------------------------------------------------------------------------------
+
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
@@ -93,41 +132,146 @@ class StateStore:
                 f"{self.path}: schema version {version} is newer than this m3mail knows ({SCHEMA_VERSION}); "
                 "upgrade m3mail"
             )
-        if version == 0:
-            # one statement at a time: executescript() would commit the transaction half-way
-            with self.transaction() as db:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    def start_follow_up(self, due: DueFollowUp, state: str, at: datetime) -> str:
-        """Record a follow-up as started (idempotent: starting it again changes nothing); returns its id."""
-        fid = follow_up_id(due.client.id, due.window_start)
+        if version == SCHEMA_VERSION:
+            return
+        # one statement at a time: executescript() would commit the transaction half-way
         with self.transaction() as db:
-            inserted = db.execute(
-                "INSERT OR IGNORE INTO followups VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (fid, due.client.id, due.adviser, json.dumps([c.id for c in due.contracts]),
-                 due.due_date.isoformat(), due.window_start.isoformat(), due.window_end.isoformat(),
-                 due.priority, state, at.isoformat(timespec="seconds"), at.date().isoformat()),
-            ).rowcount  # fmt: skip
-            if inserted:
-                db.execute("INSERT INTO history (followup_id, at, event) VALUES (?,?,?)",
-                           (fid, at.isoformat(timespec="seconds"), state))  # fmt: skip
-        return fid
+            old = db.execute("SELECT * FROM followups").fetchall() if version == 1 else []
+            if version == 1:
+                db.execute("ALTER TABLE followups RENAME TO followups_v1")
+                db.execute("ALTER TABLE history RENAME TO history_v1")
+                db.execute("DROP INDEX IF EXISTS followups_client")
+                db.execute("DROP INDEX IF EXISTS history_followup")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            for row in old:
+                self._save(db, _from_v1(row))
+            if version == 1:
+                db.execute("INSERT INTO history (followup_id, at, event, detail) "
+                           "SELECT followup_id, at, event, detail FROM history_v1")  # fmt: skip
+                db.execute("DROP TABLE history_v1")
+                db.execute("DROP TABLE followups_v1")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # --- follow-ups --------------------------------------------------------------------------------------
+
+    def follow_ups(self, *, active_only: bool = False) -> list[FollowUp]:
+        """All follow-ups, or only those with work left (not ended, or their record not yet filed)."""
+        query = "SELECT data FROM followups" + (" WHERE active = 1" if active_only else "") + " ORDER BY id"
+        return [_FOLLOW_UP.validate_json(row[0]) for row in self.db.execute(query)]
+
+    def follow_up(self, fid: str) -> FollowUp | None:
+        row = self.db.execute("SELECT data FROM followups WHERE id = ?", (fid,)).fetchone()
+        return _FOLLOW_UP.validate_json(row[0]) if row else None
+
+    def add(self, follow_ups: Iterable[FollowUp], at: datetime) -> list[FollowUp]:
+        """Record new follow-ups (those already known are left as they are); returns the ones added."""
+        added = []
+        with self.transaction() as db:
+            for f in follow_ups:
+                if db.execute("SELECT 1 FROM followups WHERE id = ?", (f.id,)).fetchone() is None:
+                    self._save(db, f)
+                    _history(db, f.id, at, "selected", f"{len(f.contracts)} contract(s), priority {f.priority}")
+                    added.append(f)
+        return added
+
+    def save(self, f: FollowUp, at: datetime, event: str, detail: str = "") -> None:
+        with self.transaction() as db:
+            self._save(db, f)
+            _history(db, f.id, at, event, detail)
+
+    @staticmethod
+    def _save(db: sqlite3.Connection, f: FollowUp) -> None:
+        db.execute(
+            "INSERT OR REPLACE INTO followups VALUES (?,?,?,?,?,?,?,?,?)",
+            (f.id, f.client.id, f.adviser, f.state.value, f.window_start.isoformat(), f.window_end.isoformat(),
+             f.last_activity.isoformat(), int(not (f.state.ended and f.record_filed)),
+             _FOLLOW_UP.dump_json(f).decode()),
+        )  # fmt: skip
+
+    def history(self, fid: str) -> list[tuple[str, str, str]]:
+        rows = self.db.execute("SELECT at, event, detail FROM history WHERE followup_id = ? ORDER BY seq", (fid,))
+        return list(rows)
 
     def past_follow_ups(self) -> list[PastFollowUp]:
         """Every follow-up ever started, as selection needs them."""
-        rows = self.db.execute(
-            "SELECT client_id, window_start, window_end, last_activity, state FROM followups"
-        ).fetchall()
+        rows = self.db.execute("SELECT client_id, window_start, window_end, last_activity, state FROM followups")
         return [
-            PastFollowUp(
-                client_id=client_id,
-                window_start=date.fromisoformat(start),
-                window_end=date.fromisoformat(end),
-                last_activity=date.fromisoformat(last),
-                open=state not in ENDED_STATES,
-            )
+            PastFollowUp(client_id, date.fromisoformat(start), date.fromisoformat(end), date.fromisoformat(last),
+                         open=not State(state).ended)  # fmt: skip
             for client_id, start, end, last, state in rows
         ]
+
+    # --- the action log ----------------------------------------------------------------------------------
+
+    def action_status(self, key: str) -> str | None:
+        row = self.db.execute("SELECT status FROM actions WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def intend(self, key: str, followup_id: str | None, kind: str, mailbox: str, at: datetime) -> None:
+        """Record that the action is about to be made (before any call to a backend)."""
+        stamp = at.isoformat(timespec="seconds")
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO actions (key, followup_id, kind, mailbox, status, tries, created_at, updated_at) "
+                "VALUES (?,?,?,?, 'intent', 1, ?, ?) ON CONFLICT (key) DO UPDATE SET tries = tries + 1, "
+                "status = 'intent', updated_at = excluded.updated_at",
+                (key, followup_id, kind, mailbox, stamp, stamp),
+            )
+
+    def done(self, key: str, at: datetime, result: str, follow_up: FollowUp | None, event: str, detail: str) -> None:
+        """Mark the action done and save the follow-up's new state, in one transaction."""
+        with self.transaction() as db:
+            db.execute("UPDATE actions SET status = 'done', updated_at = ?, result = ?, error = '' WHERE key = ?",
+                       (at.isoformat(timespec="seconds"), result, key))  # fmt: skip
+            if follow_up is not None:
+                self._save(db, follow_up)
+                _history(db, follow_up.id, at, event, detail)
+
+    def failed(self, key: str, at: datetime, error: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE actions SET status = 'failed', updated_at = ?, error = ? WHERE key = ?",
+                       (at.isoformat(timespec="seconds"), error, key))  # fmt: skip
+
+    def failures(self) -> list[tuple[str, str | None, str, str]]:
+        """Actions whose last try failed: (key, follow-up id, mailbox, error)."""
+        rows = self.db.execute("SELECT key, followup_id, mailbox, error FROM actions WHERE status = 'failed'")
+        return list(rows)
+
+    # --- opt-outs and metadata ---------------------------------------------------------------------------
+
+    def opt_out(self, client_id: str, at: datetime, source: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO optouts VALUES (?,?,?)", (client_id, at.isoformat(), source))
+
+    def opted_out(self) -> set[str]:
+        return {row[0] for row in self.db.execute("SELECT client_id FROM optouts")}
+
+    def get(self, name: str, default: str = "") -> str:
+        row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else default
+
+    def put(self, name: str, value: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?,?)", (name, value))
+
+
+def _history(db: sqlite3.Connection, fid: str, at: datetime, event: str, detail: str) -> None:
+    db.execute("INSERT INTO history (followup_id, at, event, detail) VALUES (?,?,?,?)",
+               (fid, at.isoformat(timespec="seconds"), event, detail))  # fmt: skip
+
+
+def _from_v1(row: tuple) -> FollowUp:
+    """A schema 1 follow-up (ids and dates only) as a schema 2 one."""
+    fid, client_id, adviser, _contracts, due, start, end, priority, state, created, _last = row
+    v1_states = {"done": State.DONE, "missed": State.MISSED, "cancelled": State.CANCELLED, "opted_out": State.OPTED_OUT}
+    return FollowUp(
+        id=fid, client=Client(client_id), adviser=adviser, contracts=(), due_date=date.fromisoformat(due),
+        window_start=date.fromisoformat(start), window_end=date.fromisoformat(end), priority=priority,
+        created_at=datetime.fromisoformat(created), state=v1_states.get(state, State.PLANNED),
+        record_filed=state in v1_states,  # schema 1 filed nothing: no record to make for what ended then
+    )  # fmt: skip
+
+
+__all__ = ["SCHEMA_VERSION", "StateStore", "follow_up_id", "new_follow_up"]

@@ -10,7 +10,7 @@ import pytest
 
 from m3mail.models import Client, DueFollowUp
 from m3mail.resources import shipped
-from m3mail.state import StateStore
+from m3mail.state import StateStore, new_follow_up
 from tests.conftest import DATA, INIT_DAY, run_cli
 
 SCENARIO = DATA / "due_scenario_cp1252.csv"
@@ -89,11 +89,10 @@ def test_a_client_followed_up_is_not_due_again_until_the_cool_down_ends(scenario
     listed = due(scenario, "2028-02-25")
     c002 = next(f for f in listed if f["client_id"] == "C002")
     with StateStore(scenario.parent / "m3mail.db") as state:  # what the booking run records
-        state.start_follow_up(
-            DueFollowUp(Client("C002"), c002["adviser"], (), date(2028, 2, 29), date(2028, 2, 22),
-                        date(2028, 3, 7), 4, 11),
-            "planned", datetime(2028, 2, 25, 8),
-        )  # fmt: skip
+        due_c002 = DueFollowUp(Client("C002"), c002["adviser"], (), date(2028, 2, 29), date(2028, 2, 22),
+                               date(2028, 3, 7), 4, 11)  # fmt: skip
+        at = datetime(2028, 2, 25, 8)
+        state.add([new_follow_up(due_c002, at)], at)
     assert "C002" not in [f["client_id"] for f in due(scenario, "2028-02-26")]
     # K012 falls due on 15/04/2028, 50 days after the follow-up: still inside the 60-day cool-down
     assert due(scenario, "2028-04-15") == []

@@ -1,0 +1,1 @@
+"""Where calendars and mailboxes live: one contract (``base.Backend``), several places (local, Microsoft 365)."""

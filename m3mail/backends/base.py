@@ -1,0 +1,92 @@
+"""The backend contract: what the M+3 process needs from calendars and mailboxes, and nothing more.
+
+A backend only translates between these values (m3mail.models) and its storage (``.ics`` and Maildir files,
+Microsoft Graph). Bookkeeping, retries policy and state live outside it, once.
+
+Every write takes a ``key`` and is idempotent on it: called again with the same key (after a crash, a retry,
+a second run), it finds what it made the first time and returns it, and never makes a second event, message or
+folder. The executor records the key before calling, so that a run killed at any point is finished by the next.
+
+Errors: every method raises ``BackendError`` (``retryable`` for throttling, 5xx and resets, which a later
+attempt may cure) or its subclass ``MailboxUnavailable`` (the adviser's calendar or mailbox does not exist, or
+cannot be written). Nothing else escapes a backend.
+
+Times are aware datetimes; backends return them in any zone, the domain converts.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Mapping
+from datetime import datetime
+
+from m3mail.models import CalendarEvent, CallSpec, InboundMail, MailSpec, SentMail
+
+# Outlook's preset colours for the outcome categories: distinct, and readable in the calendar grid.
+CATEGORY_COLOURS: Mapping[str, str] = {
+    "M+3": "preset7",  # blue: a call to make
+    "M+3 Satisfait": "preset4",  # green
+    "M+3 Besoin": "preset3",  # yellow
+    "M+3 Question": "preset8",  # purple
+    "M+3 Changement": "preset1",  # orange
+    "M+3 Réclamation": "preset0",  # red
+    "M+3 Injoignable": "preset12",  # grey
+}
+
+
+class Backend(ABC):
+    """Calendars and mailboxes of the advisers (and of the shared filing mailbox, if any)."""
+
+    name: str = "backend"
+
+    # --- calendars ---------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def events(self, adviser: str, start: datetime, end: datetime) -> list[CalendarEvent]:
+        """Every event of the adviser's calendar that overlaps [start, end), occurrences of recurring events
+        included, m3mail's own with their ``key``. The domain counts every event not shown as free as busy."""
+
+    @abstractmethod
+    def calls(self, adviser: str, keys: Collection[str]) -> dict[str, CalendarEvent]:
+        """m3mail's call events with these keys, wherever the adviser moved them, with their categories and
+        notes: one read per adviser and run. A key absent from the result is an event the adviser deleted."""
+
+    @abstractmethod
+    def create_call(self, adviser: str, call: CallSpec) -> CalendarEvent:
+        """Create the call event, or return the one already made with ``call.key``."""
+
+    @abstractmethod
+    def ensure_categories(self, adviser: str, colours: Mapping[str, str]) -> None:
+        """Make sure these categories exist in the adviser's category list, with these preset colours; never
+        duplicate one that exists."""
+
+    def out_of_office(self, adviser: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """Periods of [start, end) when the adviser's automatic replies say they are away (none by default)."""
+        return []
+
+    # --- mail --------------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def send(self, adviser: str, mail: MailSpec) -> SentMail:
+        """Send ``mail`` from the adviser's mailbox (a copy kept in Sent), or return the message already sent
+        with ``mail.key``. A message prepared but not sent by a crash is sent, never twice."""
+
+    @abstractmethod
+    def find_sent(self, adviser: str, key: str) -> SentMail | None:
+        """The message sent with ``key``, if any."""
+
+    @abstractmethod
+    def inbox(self, adviser: str, since: datetime) -> list[InboundMail]:
+        """Messages received in the adviser's Inbox since ``since``, bounces (delivery reports) flagged."""
+
+    @abstractmethod
+    def file(self, mailbox: str, folder: tuple[str, ...], mail: MailSpec) -> str:
+        """Put a copy of ``mail`` as a read message in ``folder`` (a path, e.g. ('Clients', 'DUPONT Jean
+        (C1)')) of ``mailbox``, creating missing folders once; idempotent on ``mail.key``. Returns its id."""
+
+    @abstractmethod
+    def notify(self, adviser: str, mail: MailSpec) -> str:
+        """Put ``mail`` in the adviser's own Inbox, unread (a digest, a note to act on); idempotent."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Release what the backend holds (connections, file handles)."""
