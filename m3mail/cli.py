@@ -1,8 +1,9 @@
 """The ``m3mail`` command: parse arguments, call the service, print the result.
 
-Errors are turned into messages and exit codes here, in one place (see ``EXIT_CODES`` and the README):
-0 done; 1 unexpected error; 2 bad command line; 3 invalid settings; 4 unreadable export; 5 state database;
-6 ``init`` would overwrite files.
+Errors are turned into messages and exit codes here, in one place (the README lists them): 0 done;
+1 unexpected error; 2 bad command line; 3 invalid settings; 4 unreadable export; 5 state database;
+6 ``init`` would overwrite files; 7 another run holds the lock; 8 the run finished but some actions failed
+(they are tried again by the next run); 9 an outcome or complaint command that does not apply.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,10 @@ from rich.table import Table
 
 from m3mail import __version__, service
 from m3mail.errors import M3MailError, SettingsError
+from m3mail.logs import setup_logging
 from m3mail.models import DueFollowUp, RowIssue
 from m3mail.portfolio import ReadReport
+from m3mail.report import follow_up_rows as report_rows
 from m3mail.settings import Settings, load_settings
 
 log = logging.getLogger("m3mail")
@@ -65,15 +68,12 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log more (debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Log warnings and errors only.")
+@click.option("--log-json", is_flag=True, help="Log one JSON object per line (for a service's journal).")
 @click.version_option(__version__, prog_name="m3mail")
-def main(verbose: bool, quiet: bool) -> None:
+def main(verbose: bool, quiet: bool, log_json: bool) -> None:
     """m3mail: the M+3 follow-up of new insurance contracts."""
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("m3mail: %(levelname)s: %(message)s"))
-    log.handlers[:] = [handler]
-    log.setLevel(level)
-    log.propagate = False
+    setup_logging(level, as_json=log_json)
 
 
 @main.command()
@@ -199,3 +199,173 @@ def _print_follow_ups(follow_ups: list[DueFollowUp], day: date, missed: bool) ->
             str(f.days_left),
         )  # fmt: skip
     console.print(table)
+
+
+# --- the job --------------------------------------------------------------------------------------------
+
+when_option = click.option(
+    "--today", "when", default=None, metavar="DATE|DATETIME",
+    help="Run as if it were this day (08:00 in the agency's zone) or this ISO date-time.",
+)  # fmt: skip
+
+
+@main.command()
+@settings_option
+@portfolio_option
+@when_option
+@click.option("--dry-run", is_flag=True, help="Print the actions this run would take; change nothing.")
+@click.pass_context
+def run(ctx: click.Context, settings_path: Path, portfolio: Path | None, when: str | None, dry_run: bool) -> None:
+    """One pass of the whole job: import, select, book, read outcomes, email, file, remind."""
+    from m3mail import runner
+
+    settings = _load(settings_path, False)
+    summary = runner.run_once(settings, runner.parse_when(when, settings), dry_run=dry_run, portfolio=portfolio,
+                              echo=click.echo, progress=_progress())  # fmt: skip
+    _print_summary(summary)
+    if summary.errors:
+        ctx.exit(8)
+
+
+@main.command()
+@settings_option
+@click.option("--every", default="15m", show_default=True, help="Interval between passes: 30s, 15m, 1h.")
+def serve(settings_path: Path, every: str) -> None:
+    """A pass now, then one at each interval, until SIGTERM or Ctrl-C (the action under way is finished)."""
+    import signal
+    import threading
+
+    from m3mail import runner
+
+    settings = _load(settings_path, False)
+    interval = _interval(every)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    log.info("serving: a pass every %s; stop with SIGTERM or Ctrl-C", every)
+
+    def one_pass() -> None:
+        summary = runner.run_once(settings, runner.parse_when(None, settings), stop=stop, echo=click.echo)
+        _print_summary(summary)
+
+    runner.serve(settings, interval, stop, run=one_pass)
+    log.info("stopped")
+
+
+@main.command()
+@click.argument("followup_id")
+@click.argument("outcome")
+@click.option("--note", default="", help="The adviser's notes, kept in the record.")
+@settings_option
+@when_option
+def outcome(followup_id: str, outcome: str, note: str, settings_path: Path, when: str | None) -> None:
+    """Record a call's OUTCOME (Satisfait, Besoin, Question, Changement, Réclamation, Injoignable)."""
+    from m3mail import runner
+
+    settings = _load(settings_path, False)
+    f = service.record_outcome(settings, followup_id, outcome, note, runner.parse_when(when, settings))
+    click.echo(f"{f.id}: {f.state.value}" + (f" ({f.outcome.value})" if f.outcome else ""))
+
+
+@main.command()
+@click.argument("followup_id")
+@click.option("--acknowledged", "step", flag_value="acknowledged", help="The complaint was acknowledged.")
+@click.option("--answered", "step", flag_value="answered", help="The complaint was answered.")
+@click.option("--on", "day", callback=_date, default=None, metavar="YYYY-MM-DD", help="When (default: today).")
+@settings_option
+def complaint(followup_id: str, step: str | None, day: date | None, settings_path: Path) -> None:
+    """Mark a complaint (M+3 Réclamation) acknowledged or answered: its due date stops being shown."""
+    if step is None:
+        raise click.UsageError("say --acknowledged or --answered")
+    settings = _load(settings_path, False)
+    f = service.mark_complaint(settings, followup_id, step, day or service.today_in(settings))
+    acknowledged, answered = f.complaint_acknowledged or "-", f.complaint_answered or "-"
+    click.echo(f"{f.id}: complaint acknowledged {acknowledged}, answered {answered}")
+
+
+@main.command()
+@settings_option
+@json_option
+def status(settings_path: Path, as_json: bool) -> None:
+    """Per adviser: due, booked, done by outcome, emailed, letters, replied, missed, cancelled, rejected, errors."""
+    settings = _load(settings_path, as_json)
+    statuses, follow_ups = service.status(settings)
+    if as_json:
+        data = {"advisers": [s.as_dict() for s in statuses],
+                "followups": [vars(r) for r in report_rows(follow_ups)]}  # fmt: skip
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    _print_statuses(statuses)
+    pending = [f for f in follow_ups if f.complaint_answer_due and f.complaint_answered is None]
+    for f in pending:
+        click.echo(f"complaint {f.id}: acknowledge by {f.complaint_ack_due}, answer by {f.complaint_answer_due}")
+
+
+@main.command()
+@settings_option
+@click.option("--html", "html_path", type=click.Path(path_type=Path), help="Write the HTML report here.")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Write the CSV (one row per adviser) here.")
+@click.option("--from", "start", callback=_date, default=None, metavar="YYYY-MM-DD", help="Due dates from this day.")
+@click.option("--to", "end", callback=_date, default=None, metavar="YYYY-MM-DD", help="Due dates up to this day.")
+def report(settings_path: Path, html_path: Path | None, csv_path: Path | None, start: date | None,
+           end: date | None) -> None:  # fmt: skip
+    """The per-adviser report: an HTML page with a chart, and a CSV."""
+    if html_path is None and csv_path is None:
+        raise click.UsageError("say where to write the report: --html FILE and/or --csv FILE")
+    settings = _load(settings_path, False)
+    for path in service.write_report(settings, html_path, csv_path, start, end):
+        click.echo(f"wrote {path}")
+
+
+def _interval(text: str) -> timedelta:
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        seconds = float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
+    except (ValueError, IndexError):
+        raise click.BadParameter(f"{text!r} is not an interval like 30s, 15m or 1h") from None
+    if seconds < 1:
+        raise click.BadParameter("the interval must be at least 1 second")
+    return timedelta(seconds=seconds)
+
+
+def _progress():
+    """A progress line per adviser on a terminal; nothing in a service (stderr not a terminal)."""
+    if not sys.stderr.isatty():
+        return None
+    console = Console(stderr=True)
+
+    def step(done: int, total: int, adviser: str) -> None:
+        console.print(f"[{done}/{total}] {adviser}", end="\r" if done < total else "\n", highlight=False)
+
+    return step
+
+
+def _print_summary(summary) -> None:
+    label = "dry run" if summary.dry_run else "run"
+    click.echo(f"{label} at {summary.now.isoformat(timespec='minutes')}: {summary.started} follow-up(s) started"
+               + (f", {summary.rejected_rows} export row(s) rejected" if summary.rejected_rows else ""))  # fmt: skip
+    table = Table(show_edge=False, box=None, pad_edge=False)
+    for column in ("adviser", "booked", "outcomes", "emailed", "letters", "filed", "capacity", "errors"):
+        table.add_column(column, justify="left" if column == "adviser" else "right")
+    for adviser, r in summary.advisers.items():
+        table.add_row(adviser, *map(str, (r.booked, r.outcomes, r.emailed, r.letters, r.filed,
+                                          sum(r.missing_slots.values()), len(r.errors))))  # fmt: skip
+    Console(width=None if sys.stdout.isatty() else 160, highlight=False).print(table)
+    for adviser, r in summary.advisers.items():
+        for day, missing in sorted(r.missing_slots.items()):
+            click.echo(f"capacity alert: {adviser}: {missing} call slot(s) missing for {day}")
+        for error in r.errors:
+            click.echo(f"error: {adviser}: {error}", err=True)
+
+
+def _print_statuses(statuses) -> None:
+    table = Table(show_edge=False, box=None, pad_edge=False)
+    columns = ("adviser", "due", "open", "booked", "satisfait", "besoin", "question", "changement", "réclamation",
+               "emailed", "letters", "replied", "missed", "cancelled", "rejected", "capacity", "errors")  # fmt: skip
+    for column in columns:
+        table.add_column(column, justify="left" if column == "adviser" else "right")
+    for s in statuses:
+        done = list(s.done.values())
+        table.add_row(s.adviser, *map(str, (s.due, s.open, s.booked, *done, s.emailed, s.letters, s.replied, s.missed,
+                                            s.cancelled, s.rejected, s.capacity_alerts, s.errors)))  # fmt: skip
+    Console(width=None if sys.stdout.isatty() else 200, highlight=False).print(table)

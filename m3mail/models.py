@@ -308,6 +308,8 @@ class FollowUp:
     complaint_answered: date | None = None
     capacity_short: bool = False  # no slot was free in the window at the last try
     ended_at: datetime | None = None
+    email_filed: bool = False  # the email sent is in the client folder
+    replies_filed: tuple[str, ...] = ()  # Message-IDs of the replies already in the client folder
     record_filed: bool = False
 
     @property

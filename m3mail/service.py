@@ -5,19 +5,25 @@ Settings come in loaded; results go out as values for the CLI to print. Nothing 
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from m3mail.errors import InitError
-from m3mail.models import PastFollowUp
+from m3mail.errors import InitError, M3MailError
+from m3mail.followup import NOTES_MARKER, Change, conclude, read_call
+from m3mail.models import CalendarEvent, FollowUp, Outcome, State
+from m3mail.pipeline import process_rules
 from m3mail.portfolio import PortfolioReader, ReadReport
+from m3mail.report import AdviserStatus, adviser_statuses
 from m3mail.resources import shipped
 from m3mail.sample import sample_export
 from m3mail.selection import DateRelevance, Selection, select
-from m3mail.settings import Settings, selection_rules
+from m3mail.settings import AdviserSettings, Settings, selection_rules
 from m3mail.state import StateStore
 
 log = logging.getLogger("m3mail")
@@ -49,7 +55,9 @@ def check_portfolio(settings: Settings, today: date, portfolio: Path | None = No
     reader = _reader(settings, portfolio)
     current = [r for r in reader.records() if relevant(r.contract.effect_date)]
     _log_report(reader)
-    selection = select(current, today, rules, _history(settings), reader.report.opted_out)
+    with StateStore(settings.state) as store:
+        history, refused = store.past_follow_ups(), store.opted_out()
+    selection = select(current, today, rules, history, reader.report.opted_out | refused)
     return CheckResult(reader.report, len(selection.due))
 
 
@@ -59,21 +67,22 @@ class DueResult:
     report: ReadReport
 
 
-def find_due(settings: Settings, today: date, portfolio: Path | None = None, *, missed: bool = False) -> DueResult:
+def find_due(settings: Settings, today: date, portfolio: Path | None = None, *, missed: bool = False,
+             store: StateStore | None = None) -> DueResult:  # fmt: skip
     """The clients due ``today`` (and, with ``missed``, those whose window closed unattended)."""
     rules = selection_rules(settings)
     reader = _reader(settings, portfolio)
     # only rows whose window is open today (or closed, for missed) are validated and kept in memory
     records = list(reader.records(DateRelevance(today, rules, missed=missed)))
     _log_report(reader)
-    selection = select(records, today, rules, _history(settings), reader.report.opted_out)
+    if store is None:
+        with StateStore(settings.state) as own:
+            history, refused = own.past_follow_ups(), own.opted_out()
+    else:
+        history, refused = store.past_follow_ups(), store.opted_out()
+    selection = select(records, today, rules, history, reader.report.opted_out | refused)
     log.info("selection for %s: %d due, %d missed", today, len(selection.due), len(selection.missed))
     return DueResult(selection, reader.report)
-
-
-def _history(settings: Settings) -> list[PastFollowUp]:
-    with StateStore(settings.state) as state:
-        return state.past_follow_ups()
 
 
 def _log_report(reader: PortfolioReader) -> None:
@@ -96,3 +105,102 @@ def init_folder(folder: Path, today: date, *, force: bool = False) -> list[Path]
     # UTF-8 with a BOM and CRLF line ends: what Excel's "CSV UTF-8" writes, and what Excel reads back
     export_path.write_bytes(sample_export(today).encode("utf-8-sig"))
     return [settings_path, export_path]
+
+
+# --- what advisers and the admin record by hand ----------------------------------------------------------
+
+
+def record_outcome(settings: Settings, fid: str, text: str, note: str, now: datetime) -> FollowUp:
+    """An adviser's outcome given on the command line, as if set on the call event."""
+    outcome = Outcome.parse(text)
+    if outcome is None:
+        names = ", ".join(o.value for o in Outcome)
+        raise OutcomeError(f"{text!r} is not an outcome; use one of: {names}")
+    with _locked_store(settings) as store:
+        f = _follow_up(store, fid)
+        rules = process_rules(settings, _adviser(settings, f))
+        notes = f"{NOTES_MARKER}\n{note}" if note else ""
+        if f.state is State.BOOKED and f.call_at is not None:
+            event = CalendarEvent(id="cli", start=f.call_at, end=f.call_at, categories=(outcome.category,), notes=notes)
+            change = read_call(f, event, now, rules)
+        elif f.state in (State.UNREACHED, State.EMAILED) and outcome is not Outcome.INJOIGNABLE:
+            change = Change(conclude(f, outcome, (f.notes + "\n" + note).strip(), now, rules), "outcome", outcome.value)
+        else:
+            raise OutcomeError(f"{fid} is {f.state.value}: an outcome applies to a booked call (or an emailed client)")
+        assert change is not None
+        store.save(change.follow_up, now, f"{change.event} (command line)", change.detail)
+        return change.follow_up
+
+
+def mark_complaint(settings: Settings, fid: str, step: str, day: date) -> FollowUp:
+    with _locked_store(settings) as store:
+        f = _follow_up(store, fid)
+        if f.outcome is not Outcome.RECLAMATION:
+            raise OutcomeError(f"{fid} is not a complaint (its outcome is {f.outcome.value if f.outcome else 'none'})")
+        f = replace(f, complaint_acknowledged=day) if step == "acknowledged" else replace(f, complaint_answered=day)
+        store.save(f, datetime.now(ZoneInfo(settings.timezone)), f"complaint {step}", day.isoformat())
+        return f
+
+
+def status(settings: Settings) -> tuple[list[AdviserStatus], list[FollowUp]]:
+    with StateStore(settings.state) as store:
+        follow_ups = store.follow_ups()
+        rejected = json.loads(store.get("import.rejected", "{}"))
+        capacity = {a.email: sum(json.loads(store.get(f"capacity:{a.email}", "{}")).values())
+                    for a in settings.advisers}  # fmt: skip
+        errors: dict[str, int] = {}
+        for _key, _fid, mailbox, _error in store.failures():
+            errors[mailbox] = errors.get(mailbox, 0) + 1
+    statuses = adviser_statuses(follow_ups, [a.email for a in settings.advisers], rejected=rejected,
+                                capacity=capacity, errors=errors)  # fmt: skip
+    return statuses, follow_ups
+
+
+def write_report(settings: Settings, html: Path | None, csv: Path | None, start: date | None,
+                 end: date | None) -> list[Path]:  # fmt: skip
+    from m3mail.report.csv_out import write_csv
+    from m3mail.report.html import write_html
+
+    statuses, follow_ups = status(settings)
+    chosen = [f for f in follow_ups if (start is None or f.due_date >= start) and (end is None or f.due_date <= end)]
+    if start is not None or end is not None:
+        statuses, _ = _statuses_for(settings, chosen)
+    written = []
+    if html is not None:
+        write_html(html, statuses, chosen, period=(start, end), agency=settings.agency.name,
+                   generated_at=datetime.now(ZoneInfo(settings.timezone)))  # fmt: skip
+        written.append(html)
+    if csv is not None:
+        write_csv(csv, statuses)
+        written.append(csv)
+    return written
+
+
+def _statuses_for(settings: Settings, follow_ups: list[FollowUp]) -> tuple[list[AdviserStatus], list[FollowUp]]:
+    return adviser_statuses(follow_ups, [a.email for a in settings.advisers]), follow_ups
+
+
+class OutcomeError(M3MailError):
+    exit_code = 9
+
+
+@contextmanager
+def _locked_store(settings: Settings) -> Iterator[StateStore]:
+    from m3mail.runner import locked
+
+    with locked(settings), StateStore(settings.state) as store:
+        yield store
+
+
+def _follow_up(store: StateStore, fid: str) -> FollowUp:
+    f = store.follow_up(fid)
+    if f is None:
+        raise OutcomeError(f"no follow-up {fid!r}: 'm3mail status --json' lists them")
+    return f
+
+
+def _adviser(settings: Settings, f: FollowUp) -> AdviserSettings:
+    adviser = settings.adviser(f.adviser)
+    if adviser is None:
+        raise OutcomeError(f"{f.id}: its adviser {f.adviser} is no longer in the settings")
+    return adviser

@@ -39,6 +39,7 @@ class ReadReport:
     skipped: int = 0  # rows not validated: their effect date makes them irrelevant to the day asked
     missing_columns: list[str] = field(default_factory=list)  # optional columns absent: fields left empty
     opted_out: set[str] = field(default_factory=set)  # client ids with an opt-out on any row
+    rejected_by_adviser: dict[str, int] = field(default_factory=dict)  # "" for rows with no known adviser
     description: str = ""
 
 
@@ -163,6 +164,9 @@ class PortfolioReader:
 
         def reject(name: str, reason: str) -> None:
             report.rejected.append(RowIssue(line, self._column(name), reason))
+            adviser = row["conseiller"].lower()
+            key = adviser if adviser in self.advisers else ""
+            report.rejected_by_adviser[key] = report.rejected_by_adviser.get(key, 0) + 1
 
         if len(row.cells) > width and any(row.cells[width:]):
             reject("client_id", f"the row has {len(row.cells)} values for {width} columns: is a separator "

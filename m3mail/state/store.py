@@ -183,6 +183,9 @@ class StateStore:
 
     @staticmethod
     def _save(db: sqlite3.Connection, f: FollowUp) -> None:
+        if f.state is State.OPTED_OUT:  # a STOP reply: the client is never selected again
+            db.execute("INSERT OR IGNORE INTO optouts VALUES (?,?,?)",
+                       (f.client.id, (f.ended_at or f.created_at).isoformat(), f"reply to {f.id}"))  # fmt: skip
         db.execute(
             "INSERT OR REPLACE INTO followups VALUES (?,?,?,?,?,?,?,?,?)",
             (f.id, f.client.id, f.adviser, f.state.value, f.window_start.isoformat(), f.window_end.isoformat(),
@@ -233,6 +236,12 @@ class StateStore:
         with self.transaction() as db:
             db.execute("UPDATE actions SET status = 'failed', updated_at = ?, error = ? WHERE key = ?",
                        (at.isoformat(timespec="seconds"), error, key))  # fmt: skip
+
+    def last_done(self, prefix: str) -> datetime | None:
+        """When the latest action whose key starts with ``prefix`` was done."""
+        row = self.db.execute("SELECT max(updated_at) FROM actions WHERE key >= ? AND key < ? AND status = 'done'",
+                              (prefix, prefix + "\uffff")).fetchone()  # fmt: skip
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     def failures(self) -> list[tuple[str, str | None, str, str]]:
         """Actions whose last try failed: (key, follow-up id, mailbox, error)."""

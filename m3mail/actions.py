@@ -1,0 +1,141 @@
+"""The actions a run takes on calendars and mailboxes: small frozen values with an idempotency key.
+
+Planning returns them; ``--dry-run`` prints them; the executor records each one's key before calling the
+backend and marks it done after, together with the follow-up's new state (``after``). Keys are derived from
+the follow-up id, so that the same work planned again after a crash has the same key, and the backend finds
+what was already made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from m3mail.backends.base import Backend
+from m3mail.models import CallSpec, FollowUp, MailSpec, SentMail, State
+
+
+def call_key(fid: str, attempt: int) -> str:
+    return f"{fid}#call{attempt}"
+
+
+@dataclass(frozen=True)
+class Action:
+    key: str
+    mailbox: str
+    follow_up: FollowUp | None = None  # the follow-up it acts for, as it stands before the action
+    event: str = ""  # the history line of the follow-up once done
+
+    kind = "action"
+
+    def perform(self, backend: Backend) -> object:
+        """Do it on the backend (idempotent on ``key``); returns what the backend returned."""
+        raise NotImplementedError
+
+    def after(self, result: object, now: datetime) -> FollowUp | None:
+        """The follow-up once the action is done (None: the follow-up does not change)."""
+        return None
+
+    def describe(self) -> str:
+        """One line for --dry-run and the logs: ids, never client data."""
+        who = f" {self.follow_up.id}" if self.follow_up else ""
+        return f"{self.kind:<10} {self.mailbox}{who}"
+
+
+@dataclass(frozen=True)
+class Update(Action):
+    """A change of state alone (moved, cancelled, missed...): nothing to do on a backend."""
+
+    new: FollowUp | None = None
+    detail: str = ""
+    kind = "update"
+
+    def perform(self, backend: Backend) -> object:
+        return None
+
+    def after(self, result: object, now: datetime) -> FollowUp | None:
+        return self.new
+
+    def describe(self) -> str:
+        return f"{super().describe()} {self.event}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class EnsureCategories(Action):
+    colours: Mapping[str, str] = field(default_factory=dict)
+    kind = "categories"
+
+    def perform(self, backend: Backend) -> object:
+        backend.ensure_categories(self.mailbox, self.colours)
+        return None
+
+
+@dataclass(frozen=True)
+class BookCall(Action):
+    call: CallSpec | None = None
+    kind = "book"
+
+    def perform(self, backend: Backend) -> object:
+        assert self.call is not None
+        return backend.create_call(self.mailbox, self.call)
+
+    def after(self, result: object, now: datetime) -> FollowUp | None:
+        assert self.follow_up is not None and self.call is not None
+        start = getattr(result, "start", self.call.start)
+        return replace(self.follow_up, state=State.BOOKED, call_at=start, call_key=self.call.key,
+                       attempts=self.follow_up.attempts + (start,), capacity_short=False)  # fmt: skip
+
+    def describe(self) -> str:
+        assert self.call is not None
+        return f"{super().describe()} call at {self.call.start.isoformat(timespec='minutes')}"
+
+
+@dataclass(frozen=True)
+class SendEmail(Action):
+    mail: MailSpec | None = None
+    kind = "email"
+
+    def perform(self, backend: Backend) -> object:
+        assert self.mail is not None
+        return backend.send(self.mailbox, self.mail)
+
+    def after(self, result: object, now: datetime) -> FollowUp | None:
+        assert self.follow_up is not None and isinstance(result, SentMail)
+        return replace(self.follow_up, state=State.EMAILED, emailed_at=result.sent_at or now,
+                       email_message_id=result.message_id)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FileMail(Action):
+    """A message filed in a client folder: the email sent, a reply, a letter, the follow-up record."""
+
+    folder: tuple[str, ...] = ()
+    mail: MailSpec | None = None
+    new: FollowUp | None = None  # the follow-up once filed, when filing changes it (letter, record)
+    kind = "file"
+
+    def perform(self, backend: Backend) -> object:
+        assert self.mail is not None
+        return backend.file(self.mailbox, self.folder, self.mail)
+
+    def after(self, result: object, now: datetime) -> FollowUp | None:
+        return self.new
+
+    def describe(self) -> str:
+        return f"{super().describe()} {self.event} -> {'/'.join(self.folder[:1])}/..."
+
+
+@dataclass(frozen=True)
+class Notify(Action):
+    """A message in the adviser's own Inbox: the daily digest."""
+
+    mail: MailSpec | None = None
+    kind = "notify"
+
+    def perform(self, backend: Backend) -> object:
+        assert self.mail is not None
+        return backend.notify(self.mailbox, self.mail)
+
+    def describe(self) -> str:
+        return f"{super().describe()} {self.event}"

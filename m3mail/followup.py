@@ -1,0 +1,151 @@
+"""The follow-up state machine: a follow-up and what was observed give its next state.
+
+Pure: the call event as the calendar has it, the Inbox messages and the time are passed in; nothing is read
+or written here. Each function returns a ``Change`` (the follow-up after it, and a line for its history) or
+None when nothing changed.
+
+    PLANNED --booked--> BOOKED --outcome--> DONE (Réclamation: its deadlines tracked)
+    BOOKED --deleted by the adviser--> CANCELLED
+    BOOKED or PLANNED --window closed, no outcome--> MISSED
+    BOOKED --Injoignable, attempts left--> PLANNED (another attempt, at another time of day)
+    BOOKED --Injoignable, last attempt--> UNREACHED --email--> EMAILED
+    UNREACHED --no email address, or a bounce--> letter --> DONE
+    EMAILED --reply--> DONE;  --reply saying STOP--> OPTED_OUT;  --no reply in time--> DONE
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+
+from m3mail.models import CalendarEvent, FollowUp, InboundMail, Outcome, State
+from m3mail.planning import complaint_deadlines
+
+NOTES_MARKER = "--- Notes du conseiller (écrire sous cette ligne) ---"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The process settings, as plain values."""
+
+    attempts: int = 2
+    reply_wait: timedelta = timedelta(days=14)
+    ack_business_days: int = 10
+    answer_months: int = 2
+    subdivisions: tuple[str, ...] = ()  # the adviser's public holidays, for the complaint deadline
+
+
+@dataclass(frozen=True)
+class Change:
+    follow_up: FollowUp
+    event: str
+    detail: str = ""
+
+
+def outcome_of(categories: Sequence[str]) -> Outcome | None:
+    """The outcome the adviser set: the first outcome category (accents and case ignored)."""
+    for category in categories:
+        if (outcome := Outcome.parse(category)) is not None:
+            return outcome
+    return None
+
+
+def notes_of(description: str) -> str:
+    """What the adviser wrote under the notes marker of the brief (all of it if the marker was removed)."""
+    _, marker, after = description.partition(NOTES_MARKER)
+    return (after if marker else "").strip()
+
+
+def read_call(f: FollowUp, event: CalendarEvent | None, now: datetime, rules: Rules) -> Change | None:
+    """A booked follow-up against its calendar event: deleted, moved, outcome set, or still to make."""
+    if f.state is not State.BOOKED:
+        return None
+    if event is None:
+        return Change(replace(f, state=State.CANCELLED, ended_at=now), "cancelled", "the adviser deleted the call")
+    moved = f.call_at is not None and event.start != f.call_at
+    current = replace(f, call_at=event.start, attempts=f.attempts[:-1] + (event.start,)) if moved else f
+    notes = _join_notes(f.notes, notes_of(event.notes))
+    outcome = outcome_of(event.categories)
+    if outcome is None:
+        return Change(current, "moved", f"call moved to {event.start.isoformat()}") if moved else None
+    if outcome is Outcome.INJOIGNABLE:
+        if len(f.attempts) < rules.attempts:
+            detail = f"attempt {len(f.attempts)} unanswered: another attempt to book"
+            return Change(replace(current, state=State.PLANNED, notes=notes), "unanswered", detail)
+        return Change(replace(current, state=State.UNREACHED, notes=notes), "unreached", "no call answered")
+    return Change(conclude(current, outcome, notes, now, rules), "outcome", outcome.value)
+
+
+def conclude(f: FollowUp, outcome: Outcome, notes: str, now: datetime, rules: Rules) -> FollowUp:
+    done = replace(f, state=State.DONE, outcome=outcome, notes=notes, outcome_at=now, ended_at=now)
+    if outcome is not Outcome.RECLAMATION:
+        return done
+    day = (f.call_at or now).date()
+    ack, answer = complaint_deadlines(day, rules.ack_business_days, rules.answer_months, rules.subdivisions)
+    return replace(done, complaint_ack_due=ack, complaint_answer_due=answer)
+
+
+def _join_notes(kept: str, new: str) -> str:
+    """Notes of every attempt are kept: the second call's notes come after the first's."""
+    if not new or new in kept:
+        return kept
+    return f"{kept}\n{new}".strip()
+
+
+def close_window(f: FollowUp, now: datetime, today: date) -> Change | None:
+    """The window closed: a follow-up never called is missed; one whose attempts all failed is unreached."""
+    if today <= f.window_end or f.state not in (State.PLANNED, State.BOOKED):
+        return None
+    if f.state is State.PLANNED and f.attempts:  # a further attempt could not be made in time
+        return Change(replace(f, state=State.UNREACHED), "unreached", "the window closed before another attempt")
+    reason = "no outcome recorded" if f.state is State.BOOKED else "no free slot in the window"
+    return Change(replace(f, state=State.MISSED, ended_at=now), "missed", reason)
+
+
+def read_mail(
+    f: FollowUp, inbox: Sequence[InboundMail], now: datetime, rules: Rules
+) -> tuple[Change | None, list[InboundMail]]:
+    """An emailed follow-up against the adviser's Inbox: a reply ends it (STOP opts out), a bounce falls back
+    on a letter, silence ends it after the wait. Returns the change and the replies to file."""
+    if f.state is not State.EMAILED or not f.email_message_id:
+        return None, []
+    related = [m for m in inbox if f.email_message_id in m.in_reply_to]
+    replies = [m for m in related if not m.bounce and m.message_id not in f.reply_ids]
+    if replies:
+        ids = f.reply_ids + tuple(m.message_id for m in replies)
+        answered = replace(f, replied_at=min(m.received_at for m in replies), reply_ids=ids, ended_at=now)
+        if any(says_stop(m.text) for m in replies):
+            return Change(replace(answered, state=State.OPTED_OUT), "opted out", "the client replied STOP"), replies
+        return Change(replace(answered, state=State.DONE), "replied", f"{len(replies)} reply(ies)"), replies
+    if any(m.bounce for m in related) and f.bounced_at is None:
+        return Change(replace(f, state=State.UNREACHED, bounced_at=now), "bounced", "the email bounced"), []
+    if f.emailed_at is not None and now - f.emailed_at >= rules.reply_wait:
+        wait = f"no reply in {rules.reply_wait.days} days"
+        return Change(replace(f, state=State.DONE, ended_at=now), "no reply", wait), []
+    return None, []
+
+
+_QUOTE_START = re.compile(r"^(>|le .+ a écrit\s*:|on .+ wrote\s*:|-+ ?(original message|message d'origine) ?-+|de ?:)",
+                          re.IGNORECASE)  # fmt: skip
+
+
+def says_stop(text: str) -> bool:
+    """A reply whose own text (above the quoted message) has a line starting with STOP."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if _QUOTE_START.match(stripped):
+            break
+        if re.match(r"stop\b", stripped, re.IGNORECASE):
+            return True
+    return False
+
+
+def overdue(f: FollowUp, now: datetime) -> bool:
+    """A call whose time has passed and whose outcome the adviser has not recorded yet."""
+    return f.state is State.BOOKED and f.call_at is not None and f.call_at < now
+
+
+def complaint_pending(f: FollowUp) -> bool:
+    return f.outcome is Outcome.RECLAMATION and (f.complaint_acknowledged is None or f.complaint_answered is None)

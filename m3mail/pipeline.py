@@ -1,0 +1,338 @@
+"""One pass of the M+3 job for one adviser: observe, decide, plan, act.
+
+    observe   the adviser's call events (one read), Inbox (when an email awaits a reply), busy times
+    decide    followup.py turns observations into state changes (pure)
+    plan      planning.plan_calls books the follow-ups that need a call (pure)
+    act       the executor runs the actions, each recorded before and after
+
+Each phase reads the follow-ups as the previous one left them, so that a follow-up can go from a reply to its
+filed record in one pass. Nothing here knows which backend it talks to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from m3mail import followup as fu
+from m3mail.actions import Action, BookCall, EnsureCategories, FileMail, Notify, SendEmail, Update, call_key
+from m3mail.backends.base import CATEGORY_COLOURS, Backend
+from m3mail.errors import M3MailError
+from m3mail.executor import Executor, Tally
+from m3mail.models import PENDING_CATEGORY, CallSpec, FollowUp, InboundMail, MailSpec, State
+from m3mail.planning import (
+    AdviserRules,
+    CallRequest,
+    client_subdivision,
+    client_timezone,
+    may_send_email,
+    plan_calls,
+)
+from m3mail.render import DigestItems, Renderer
+from m3mail.settings import AdviserSettings, Settings
+from m3mail.state import StateStore
+
+log = logging.getLogger("m3mail")
+
+
+@dataclass
+class AdviserReport:
+    """What one pass did for one adviser: the run summary's line."""
+
+    booked: int = 0
+    outcomes: int = 0
+    emailed: int = 0
+    letters: int = 0
+    filed: int = 0
+    missing_slots: dict[str, int] = field(default_factory=dict)  # day -> slots missing (capacity alert)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Context:
+    settings: Settings
+    backend: Backend
+    store: StateStore
+    renderer: Renderer
+    executor: Executor
+    now: datetime
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(ZoneInfo(self.settings.timezone)).date()
+
+
+def process_rules(settings: Settings, adviser: AdviserSettings) -> fu.Rules:
+    return fu.Rules(
+        attempts=settings.calls.attempts,
+        reply_wait=timedelta(days=settings.email.reply_wait_days),
+        ack_business_days=settings.complaints.acknowledge_business_days,
+        answer_months=settings.complaints.answer_months,
+        subdivisions=(adviser.holidays,) if adviser.holidays else (),
+    )
+
+
+def adviser_rules(settings: Settings, adviser: AdviserSettings) -> AdviserRules:
+    calls = settings.calls
+    return AdviserRules(
+        timezone=adviser.timezone,
+        working_days=frozenset(adviser.working_days),
+        working_hours=tuple(adviser.working_hours),
+        call_hours=tuple(adviser.call_hours),
+        subdivision=adviser.holidays,
+        max_per_day=adviser.max_calls_per_day or calls.max_per_day,
+        slot=timedelta(minutes=calls.slot_minutes),
+        lead=timedelta(minutes=calls.lead_minutes),
+        attempts_per_30_days=calls.attempts_per_30_days,
+    )
+
+
+def adviser_pass(ctx: Context, adviser: AdviserSettings, follow_ups: Sequence[FollowUp]) -> AdviserReport:
+    """Everything this pass does for one adviser; a failing mailbox raises and leaves the others alone."""
+    report = AdviserReport()
+    current = {f.id: f for f in follow_ups}
+    ctx.executor.tally = Tally()
+    run = ctx.executor.execute
+    run([EnsureCategories(f"categories:{adviser.email}", adviser.email, colours=CATEGORY_COLOURS)])
+    changes, replies = _observe(ctx, adviser, list(current.values()))
+    report.outcomes = sum(1 for a in changes if a.event in ("outcome", "unanswered", "unreached"))
+    current |= run(changes)
+    current |= run(_bookings(ctx, adviser, [f for f in current.values() if f.state is State.PLANNED], report))
+    current |= run(_reach_out(ctx, adviser, [f for f in current.values() if f.state is State.UNREACHED], report))
+    current |= run(_filings(ctx, adviser, list(current.values()), replies))
+    run(_digest(ctx, adviser, list(current.values()), report))
+    tally = ctx.executor.tally
+    report.booked, report.emailed, report.filed = (tally.done.get(k, 0) for k in ("book", "email", "file"))
+    report.errors += tally.errors
+    return report
+
+
+# --- observe and decide ----------------------------------------------------------------------------------
+
+
+def _observe(
+    ctx: Context, adviser: AdviserSettings, follow_ups: list[FollowUp]
+) -> tuple[list[Action], list[InboundMail]]:
+    """The state changes the calendar and the Inbox call for, and the Inbox messages read."""
+    rules = process_rules(ctx.settings, adviser)
+    booked = [f.call_key for f in follow_ups if f.state is State.BOOKED]
+    calls = ctx.backend.calls(adviser.email, booked) if booked else {}
+    awaiting = [f for f in follow_ups if f.emailed_at and (f.state is State.EMAILED or _unfiled_replies(f))]
+    inbox = (
+        ctx.backend.inbox(adviser.email, min(f.emailed_at for f in awaiting) - timedelta(days=1)) if awaiting else []
+    )
+    actions: list[Action] = []
+    for f in follow_ups:
+        steps = [fu.read_call(f, calls.get(f.call_key), ctx.now, rules)]
+        latest = steps[-1].follow_up if steps[-1] else f
+        steps.append(fu.read_mail(latest, inbox, ctx.now, rules)[0])
+        latest = steps[-1].follow_up if steps[-1] else latest
+        steps.append(fu.close_window(latest, ctx.now, ctx.today))
+        for change in filter(None, steps):
+            actions.append(Update(f"{f.id}#update", adviser.email, f, change.event, new=change.follow_up,
+                                  detail=change.detail))  # fmt: skip
+    return actions, inbox
+
+
+def _unfiled_replies(f: FollowUp) -> bool:
+    return any(mid not in f.replies_filed for mid in f.reply_ids)
+
+
+# --- book ------------------------------------------------------------------------------------------------
+
+
+def _bookings(ctx: Context, adviser: AdviserSettings, planned: list[FollowUp], report: AdviserReport) -> list[Action]:
+    """Calls for the follow-ups that need one; a window without a free slot is a capacity alert."""
+    if not planned:
+        return []
+    rules = adviser_rules(ctx.settings, adviser)
+    horizon = datetime.combine(max(f.window_end for f in planned) + timedelta(days=2), datetime.min.time(),
+                               tzinfo=ZoneInfo(adviser.timezone))  # fmt: skip
+    events = ctx.backend.events(adviser.email, ctx.now - timedelta(days=1), horizon)
+    busy = [(e.start, e.end) for e in events if not e.free]
+    busy += ctx.backend.out_of_office(adviser.email, ctx.now, horizon)
+    zone = ZoneInfo(adviser.timezone)
+    per_day = Counter(e.start.astimezone(zone).date() for e in events if e.key)
+    bookings, shortages = plan_calls([_request(f) for f in planned], rules, busy, per_day, ctx.now)
+    by_id = {f.id: f for f in planned}
+    actions: list[Action] = []
+    for booking in bookings:
+        f = by_id[booking.followup_id]
+        try:
+            actions.append(_book(ctx, adviser, f, booking.start, booking.end))
+        except M3MailError as e:  # a template error: this follow-up waits, the others go on
+            report.errors.append(f"{f.id}: {e}")
+            log.error("%s: cannot prepare the call: %s", f.id, e, extra={"followup": f.id})
+    for shortage in shortages:
+        f = by_id[shortage.followup_id]
+        if f.attempts:  # a further attempt has no room: the client is emailed instead
+            unreached = replace(f, state=State.UNREACHED)
+            actions.append(Update(f"{f.id}#update", adviser.email, f, "unreached", new=unreached,
+                                  detail="no slot for another attempt in the window"))  # fmt: skip
+            continue
+        day = shortage.day.isoformat()
+        report.missing_slots[day] = report.missing_slots.get(day, 0) + 1
+        if not f.capacity_short:
+            actions.append(Update(f"{f.id}#update", adviser.email, f, "capacity", new=replace(f, capacity_short=True),
+                                  detail=f"no free slot in the window (due {day})"))  # fmt: skip
+    if not ctx.executor.dry_run:
+        ctx.store.put(f"capacity:{adviser.email}", json.dumps(report.missing_slots, sort_keys=True))
+    return actions
+
+
+def _request(f: FollowUp) -> CallRequest:
+    last = f.attempts[-1] if f.attempts else None
+    zone = ZoneInfo(client_timezone(f.client.postal_code))
+    avoid = None if last is None else ("morning" if last.astimezone(zone).hour < 13 else "afternoon")
+    return CallRequest(
+        followup_id=f.id, priority=f.priority, due_date=f.due_date, window_start=f.window_start,
+        window_end=f.window_end, client_timezone=zone.key, client_subdivision=client_subdivision(f.client.postal_code),
+        avoid_half=avoid, earlier_attempts=f.attempts,
+    )  # fmt: skip
+
+
+def _book(ctx: Context, adviser: AdviserSettings, f: FollowUp, start: datetime, end: datetime) -> BookCall:
+    brief = ctx.renderer.brief(f, adviser)
+    spec = CallSpec(
+        key=call_key(f.id, len(f.attempts) + 1), start=start, end=end, subject=ctx.renderer.call_subject(f),
+        body_text=brief.text, body_html=brief.html, reminder_minutes=ctx.settings.calls.reminder_minutes,
+        categories=(PENDING_CATEGORY,),
+    )  # fmt: skip
+    return BookCall(spec.key, adviser.email, f, "booked", call=spec)
+
+
+# --- reach out: the email, or the letter -----------------------------------------------------------------
+
+
+def _reach_out(
+    ctx: Context, adviser: AdviserSettings, unreached: list[FollowUp], report: AdviserReport
+) -> list[Action]:
+    actions: list[Action] = []
+    sending = may_send_email(ctx.now, ctx.settings.email.send_hours, ctx.settings.timezone,
+                             (adviser.holidays,) if adviser.holidays else ())  # fmt: skip
+    for f in unreached:
+        try:
+            if f.client.email and f.bounced_at is None:
+                if sending:
+                    actions.append(_email(ctx, adviser, f))
+            else:
+                actions.append(_letter(ctx, adviser, f))
+                report.letters += 1
+        except M3MailError as e:
+            report.errors.append(f"{f.id}: {e}")
+            log.error("%s: cannot prepare the message: %s", f.id, e, extra={"followup": f.id})
+    return actions
+
+
+def _email(ctx: Context, adviser: AdviserSettings, f: FollowUp) -> SendEmail:
+    text = ctx.renderer.client_email(f, adviser)
+    mail = MailSpec(key=f"{f.id}#email", sender=adviser.email, sender_name=adviser.name, to=(f.client.email,),
+                    subject=text.subject, text=text.text, html=text.html, when=ctx.now)  # fmt: skip
+    return SendEmail(mail.key, adviser.email, f, "emailed", mail=mail)
+
+
+def _letter(ctx: Context, adviser: AdviserSettings, f: FollowUp) -> FileMail:
+    letter = ctx.renderer.letter(f, adviser, ctx.today)
+    note = f"Courrier M+3 à imprimer et envoyer à {f.client.display_name} ({f.client.id})."
+    mail = MailSpec(key=f"{f.id}#letter", sender=adviser.email, sender_name=adviser.name, to=(adviser.email,),
+                    subject=f"Courrier M+3 à envoyer · {f.client.display_name} ({f.client.id})", text=note,
+                    html=f"<p>{note}</p>", when=ctx.now,
+                    attachments=((f"courrier-M3-{_safe(f.client.id)}.html", "text/html",
+                                  letter.html.encode()),))  # fmt: skip
+    done = replace(f, state=State.DONE, letter_at=ctx.now, ended_at=ctx.now)
+    return FileMail(mail.key, _mailbox(ctx, adviser), f, "letter", folder=_folder(ctx, f), mail=mail, new=done)
+
+
+# --- file: the email sent, the replies, the record -------------------------------------------------------
+
+
+def _filings(
+    ctx: Context, adviser: AdviserSettings, follow_ups: list[FollowUp], inbox: list[InboundMail]
+) -> list[Action]:
+    by_id = {m.message_id: m for m in inbox}
+    actions: list[Action] = []
+    for f in follow_ups:
+        try:
+            actions += _files_for(ctx, adviser, f, by_id)
+        except M3MailError as e:
+            log.error("%s: cannot prepare the filing: %s", f.id, e, extra={"followup": f.id})
+    return actions
+
+
+def _files_for(ctx: Context, adviser: AdviserSettings, f: FollowUp, inbox: dict[str, InboundMail]) -> list[Action]:
+    actions: list[Action] = []
+    mailbox, folder = _mailbox(ctx, adviser), _folder(ctx, f)
+    if f.emailed_at and not f.email_filed:
+        sent = ctx.renderer.client_email(f, adviser)
+        copy = MailSpec(key=f"{f.id}#file-email", sender=adviser.email, sender_name=adviser.name, to=(f.client.email,),
+                        subject=sent.subject, text=sent.text, html=sent.html, when=f.emailed_at)  # fmt: skip
+        f = replace(f, email_filed=True)
+        actions.append(FileMail(copy.key, mailbox, f, "email filed", folder=folder, mail=copy, new=f))
+    for mid in f.reply_ids:
+        if mid in f.replies_filed or mid not in inbox:
+            continue
+        reply = inbox[mid]
+        mail = MailSpec(key=f"{f.id}#reply-{_digest_of(mid)}", sender=reply.sender, to=(adviser.email,),
+                        subject=reply.subject, text=reply.text, html=reply.html, when=reply.received_at,
+                        in_reply_to=f.email_message_id)  # fmt: skip
+        f = replace(f, replies_filed=f.replies_filed + (mid,))
+        actions.append(FileMail(mail.key, mailbox, f, "reply filed", folder=folder, mail=mail, new=f))
+    if f.state.ended and not f.record_filed and not _unfiled_replies(f):
+        record = ctx.renderer.record(f, adviser, ctx.now)
+        mail = MailSpec(key=f"{f.id}#record", sender=adviser.email, sender_name=adviser.name, to=(adviser.email,),
+                        subject=record.subject, text=record.text, html=record.html, when=ctx.now)  # fmt: skip
+        done = replace(f, record_filed=True)
+        actions.append(FileMail(mail.key, mailbox, f, "record filed", folder=folder, mail=mail, new=done))
+    return actions
+
+
+def _mailbox(ctx: Context, adviser: AdviserSettings) -> str:
+    return ctx.settings.filing.mailbox or adviser.email
+
+
+def _folder(ctx: Context, f: FollowUp) -> tuple[str, str]:
+    filing = ctx.settings.filing
+    name = filing.folder.format(nom=f.client.last_name.upper(), prenom=f.client.first_name, client_id=f.client.id,
+                                civilite=f.client.civility)  # fmt: skip
+    return filing.root, " ".join(name.split()) or f.client.id
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)
+
+
+def _digest_of(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+# --- the adviser's daily digest --------------------------------------------------------------------------
+
+
+def _digest(
+    ctx: Context, adviser: AdviserSettings, follow_ups: Iterable[FollowUp], report: AdviserReport
+) -> list[Action]:
+    """One message a day in the adviser's Inbox: calls without outcome, letters, complaints, bounces, capacity."""
+    key = f"digest:{adviser.email}:{ctx.today.isoformat()}"
+    if ctx.store.action_status(key) == "done":
+        return []
+    since = ctx.store.last_done(f"digest:{adviser.email}:") or datetime.min.replace(tzinfo=ctx.now.tzinfo)
+    follow_ups = list(follow_ups)
+    items = DigestItems(
+        overdue=tuple(f for f in follow_ups if fu.overdue(f, ctx.now)),
+        letters=tuple(f for f in follow_ups if f.letter_at and f.letter_at >= since),
+        complaints=tuple(f for f in follow_ups if fu.complaint_pending(f)),
+        bounces=tuple(f for f in follow_ups if f.bounced_at and f.bounced_at >= since),
+        capacity=tuple(sorted((date.fromisoformat(d), n) for d, n in report.missing_slots.items())),
+    )
+    if not any((items.overdue, items.letters, items.complaints, items.bounces, items.capacity)):
+        return []
+    digest = ctx.renderer.digest(adviser, ctx.today, items)
+    mail = MailSpec(key=key, sender=adviser.email, sender_name="m3mail", to=(adviser.email,), subject=digest.subject,
+                    text=digest.text, html=digest.html, when=ctx.now)  # fmt: skip
+    return [Notify(key, adviser.email, None, "digest", mail=mail)]

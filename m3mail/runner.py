@@ -1,0 +1,180 @@
+"""``m3mail run`` and ``m3mail serve``: one pass of the whole job, the lock, and the loop.
+
+A pass: import the export when it changed (or the day did), start the follow-ups that fell due, then for each
+adviser observe, decide, book, reach out, file and remind (pipeline.py). One adviser's failing mailbox is
+reported and the others go on. ``dry_run`` works on an in-memory copy of the state and a backend that is only
+read: it prints the actions and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from filelock import FileLock, Timeout
+
+from m3mail.backends.base import Backend
+from m3mail.errors import BackendError, LockBusy, M3MailError
+from m3mail.executor import Clock, Executor, SendingLimit
+from m3mail.pipeline import AdviserReport, Context, adviser_pass
+from m3mail.render import Renderer
+from m3mail.service import find_due
+from m3mail.settings import Settings
+from m3mail.state import StateStore, new_follow_up
+
+log = logging.getLogger("m3mail")
+
+
+@dataclass
+class RunSummary:
+    now: datetime
+    imported: bool = False  # the export was read (it changed, or a new day began)
+    rejected_rows: int = 0
+    started: int = 0  # follow-ups that fell due and were started
+    advisers: dict[str, AdviserReport] = field(default_factory=dict)
+    dry_run: bool = False
+
+    @property
+    def errors(self) -> int:
+        return sum(len(r.errors) for r in self.advisers.values())
+
+
+def make_backend(settings: Settings, *, read_only: bool = False) -> Backend:
+    """The backend the settings name."""
+    from m3mail.backends.local import LocalBackend
+
+    return LocalBackend(settings.local.root, [a.email for a in settings.advisers], settings.timezone)
+
+
+def run_once(settings: Settings, now: datetime, *, backend: Backend | None = None, dry_run: bool = False,
+             portfolio: Path | None = None, clock: Clock | None = None, sleep: Callable[[float], None] = time.sleep,
+             stop: threading.Event | None = None, echo: Callable[[str], None] = print,
+             progress: Callable[[int, int, str], None] | None = None) -> RunSummary:  # fmt: skip
+    """One pass of the whole job at ``now``, under the lock."""
+    with locked(settings), _open_state(settings, dry_run) as store:
+        own_backend = backend is None
+        backend = backend or make_backend(settings, read_only=dry_run)
+        try:
+            clock = clock or (lambda: now)
+            executor = Executor(backend, store, clock, dry_run=dry_run, stop=stop, echo=echo,
+                                limit=SendingLimit(settings.email.per_minute, clock, sleep))  # fmt: skip
+            ctx = Context(settings, backend, store, Renderer(settings.agency, settings.templates), executor, now)
+            summary = RunSummary(now, dry_run=dry_run)
+            _start_due(ctx, portfolio, summary)
+            _advisers(ctx, summary, stop, progress)
+            return summary
+        finally:
+            if own_backend:
+                backend.close()
+
+
+@contextmanager
+def locked(settings: Settings) -> Iterator[None]:
+    """One run at a time: a second one stops at once with LockBusy (its own exit code)."""
+    lock = FileLock(str(settings.state) + ".lock", timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise LockBusy(f"another m3mail run holds {lock.lock_file}; this one stops without acting") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+class _open_state:  # noqa: N801 - used as a context manager, like open()
+    """The state store; for a dry run, an in-memory copy of it, so that nothing is written."""
+
+    def __init__(self, settings: Settings, dry_run: bool):
+        self.settings, self.dry_run = settings, dry_run
+
+    def __enter__(self) -> StateStore:
+        self.store = StateStore(Path(":memory:")) if self.dry_run else StateStore(self.settings.state)
+        if self.dry_run and self.settings.state.exists():
+            source = sqlite3.connect(f"file:{self.settings.state}?mode=ro", uri=True)
+            source.backup(self.store.db)
+            source.close()
+        return self.store
+
+    def __exit__(self, *exc: object) -> None:
+        self.store.close()
+
+
+def _start_due(ctx: Context, portfolio: Path | None, summary: RunSummary) -> None:
+    """Start the follow-ups that fell due: only when the export changed or a new day began."""
+    path = portfolio or ctx.settings.portfolio.path
+    try:
+        stat = path.stat()
+    except OSError:
+        stat = None
+    fingerprint = f"{path}:{stat.st_size}:{stat.st_mtime_ns}" if stat else ""
+    mark = f"{fingerprint}@{ctx.today.isoformat()}"
+    if stat is not None and ctx.store.get("import.mark") == mark:
+        return
+    result = find_due(ctx.settings, ctx.today, portfolio, store=ctx.store)
+    summary.imported, summary.rejected_rows = True, len(result.report.rejected)
+    fresh = [new_follow_up(d, ctx.now) for d in result.selection.due]
+    if ctx.executor.dry_run:
+        for f in fresh:
+            ctx.executor.echo(f"[dry-run] start      {f.adviser} {f.id} (due {f.due_date.isoformat()})")
+        summary.started = len(fresh)
+        return
+    summary.started = len(ctx.store.add(fresh, ctx.now))
+    rejected: dict[str, int] = {}
+    for adviser, count in result.report.rejected_by_adviser.items():
+        rejected[adviser] = rejected.get(adviser, 0) + count
+    ctx.store.put("import.rejected", json.dumps(rejected, sort_keys=True))
+    ctx.store.put("import.mark", mark)
+
+
+def _advisers(ctx: Context, summary: RunSummary, stop: threading.Event | None,
+              progress: Callable[[int, int, str], None] | None) -> None:  # fmt: skip
+    follow_ups = ctx.store.follow_ups(active_only=True)
+    advisers = ctx.settings.advisers
+    for done, adviser in enumerate(advisers, 1):
+        if stop is not None and stop.is_set():
+            break
+        if progress is not None:
+            progress(done, len(advisers), adviser.email)
+        mine = [f for f in follow_ups if f.adviser == adviser.email]
+        try:
+            summary.advisers[adviser.email] = adviser_pass(ctx, adviser, mine)
+        except BackendError as e:  # this mailbox waits; the others go on
+            log.error("%s: %s", adviser.email, e)
+            summary.advisers[adviser.email] = AdviserReport(errors=[str(e)])
+
+
+def parse_when(text: str | None, settings: Settings) -> datetime:
+    """``--today``: a date (the run is then at 08:00 in the agency's zone) or an ISO date-time."""
+    zone = ZoneInfo(settings.timezone)
+    if text is None:
+        return datetime.now(zone)
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), datetime.min.time(), zone).replace(hour=8)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise M3MailError(f"--today {text!r}: expected a date (2026-11-25) or a date-time (2026-11-25T14:30)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+def serve(settings: Settings, every: timedelta, stop: threading.Event, *, run: Callable[[], object]) -> None:
+    """A pass now, then one at each interval until ``stop`` is set (SIGTERM, Ctrl-C)."""
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            run()
+        except LockBusy as e:
+            log.warning("%s", e)
+        except M3MailError as e:
+            log.error("pass failed: %s", e)
+        stop.wait(max(0.0, every.total_seconds() - (time.monotonic() - started)))
