@@ -31,6 +31,7 @@ from m3mail.planning import (
     CallRequest,
     client_subdivision,
     client_timezone,
+    is_business_day,
     may_send_email,
     plan_calls,
 )
@@ -214,8 +215,7 @@ def _reach_out(
     ctx: Context, adviser: AdviserSettings, unreached: list[FollowUp], report: AdviserReport
 ) -> list[Action]:
     actions: list[Action] = []
-    sending = may_send_email(ctx.now, ctx.settings.email.send_hours, ctx.settings.timezone,
-                             (adviser.holidays,) if adviser.holidays else ())  # fmt: skip
+    sending = may_send_email(ctx.now, ctx.settings.email.send_hours, ctx.settings.timezone, _subdivisions(adviser))
     for f in unreached:
         try:
             if f.client.email and f.bounced_at is None:
@@ -292,6 +292,10 @@ def _files_for(ctx: Context, adviser: AdviserSettings, f: FollowUp, inbox: dict[
     return actions
 
 
+def _subdivisions(adviser: AdviserSettings) -> tuple[str, ...]:
+    return (adviser.holidays,) if adviser.holidays else ()
+
+
 def _mailbox(ctx: Context, adviser: AdviserSettings) -> str:
     return ctx.settings.filing.mailbox or adviser.email
 
@@ -319,10 +323,13 @@ def _digest(
 ) -> list[Action]:
     """One message a day in the adviser's Inbox: calls without outcome, letters, complaints, bounces, capacity."""
     key = f"digest:{adviser.email}:{ctx.today.isoformat()}"
-    if ctx.store.action_status(key) == "done":
+    working_day = ctx.today.weekday() in adviser.working_days and is_business_day(ctx.today, _subdivisions(adviser))
+    if not working_day or ctx.store.action_status(key) == "done":
         return []
-    since = ctx.store.last_done(f"digest:{adviser.email}:") or datetime.min.replace(tzinfo=ctx.now.tzinfo)
-    follow_ups = list(follow_ups)
+    since = ctx.store.last_done(f"digest:{adviser.email}:") or ctx.now - timedelta(days=1)
+    # those of this pass as they stand now, and those that ended since the last digest (letters, bounces)
+    known = {f.id: f for f in ctx.store.follow_ups_since(adviser.email, since.date())}
+    follow_ups = list((known | {f.id: f for f in follow_ups}).values())
     items = DigestItems(
         overdue=tuple(f for f in follow_ups if fu.overdue(f, ctx.now)),
         letters=tuple(f for f in follow_ups if f.letter_at and f.letter_at >= since),

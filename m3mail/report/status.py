@@ -66,6 +66,8 @@ def contact_moment(f: FollowUp) -> datetime | None:
     """When the client was reached: the call that got an outcome, else the email, else the letter."""
     if f.outcome is not None and f.call_at is not None:
         return f.call_at
+    if f.bounced_at is not None:  # the email never arrived: the letter reached the client
+        return f.letter_at
     return f.emailed_at or f.letter_at
 
 
@@ -106,7 +108,7 @@ def _count(s: AdviserStatus, f: FollowUp) -> None:
     s.emailed += f.emailed_at is not None
     s.letters += f.letter_at is not None
     s.replied += f.replied_at is not None
-    s.no_reply += f.state is State.DONE and f.emailed_at is not None and f.replied_at is None
+    s.no_reply += f.state is State.DONE and f.emailed_at is not None and f.replied_at is None and not f.letter_at
     s.missed += f.state is State.MISSED
     s.cancelled += f.state is State.CANCELLED
     s.opted_out += f.state is State.OPTED_OUT

@@ -20,7 +20,7 @@ from pathlib import Path
 from pydantic import TypeAdapter
 
 from m3mail.errors import StateError
-from m3mail.models import Client, DueFollowUp, FollowUp, PastFollowUp, State
+from m3mail.models import Client, DueFollowUp, FollowUp, Outcome, PastFollowUp, State
 
 SCHEMA_VERSION = 2
 _FOLLOW_UP = TypeAdapter(FollowUp)
@@ -160,6 +160,16 @@ class StateStore:
         """All follow-ups, or only those with work left (not ended, or their record not yet filed)."""
         query = "SELECT data FROM followups" + (" WHERE active = 1" if active_only else "") + " ORDER BY id"
         return [_FOLLOW_UP.validate_json(row[0]) for row in self.db.execute(query)]
+
+    def follow_ups_since(self, adviser: str, day: date) -> list[FollowUp]:
+        """An adviser's follow-ups with work left, active since ``day``, or ended as a complaint (the digest
+        shows complaints until they are answered)."""
+        rows = self.db.execute(
+            "SELECT data FROM followups WHERE adviser = ? AND (active = 1 OR last_activity >= ? "
+            "OR json_extract(data, '$.outcome') = ?) ORDER BY id",
+            (adviser, day.isoformat(), Outcome.RECLAMATION.value),
+        )
+        return [_FOLLOW_UP.validate_json(row[0]) for row in rows]
 
     def follow_up(self, fid: str) -> FollowUp | None:
         row = self.db.execute("SELECT data FROM followups WHERE id = ?", (fid,)).fetchone()

@@ -1,0 +1,1 @@
+"""The backend contract (contract.py) and each backend's run of it."""
