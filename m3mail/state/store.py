@@ -94,11 +94,13 @@ class StateStore:
     """Open (creating when missing) the state file at ``path``; use as a context manager or ``close()``."""
 
     def __init__(self, path: Path):
+        """``Path(":memory:")`` gives a store with no file (a dry run works on such a copy)."""
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
-            os.chmod(path, 0o600)
+            if str(path) != ":memory:":
+                path.parent.mkdir(parents=True, exist_ok=True)
+                os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+                os.chmod(path, 0o600)
             self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
             self._migrate()
         except (OSError, sqlite3.Error) as e:
