@@ -82,7 +82,8 @@ def conclude(f: FollowUp, outcome: Outcome, notes: str, now: datetime, rules: Ru
     done = replace(f, state=State.DONE, outcome=outcome, notes=notes, outcome_at=now, ended_at=now)
     if outcome is not Outcome.RECLAMATION:
         return done
-    day = (f.call_at or now).date()
+    # the complaint was heard on the call: at its time, or earlier if the adviser called before it
+    day = min(f.call_at or now, now).date()
     ack, answer = complaint_deadlines(day, rules.ack_business_days, rules.answer_months, rules.subdivisions)
     return replace(done, complaint_ack_due=ack, complaint_answer_due=answer)
 
@@ -112,7 +113,7 @@ def read_mail(
     if f.state is not State.EMAILED or not f.email_message_id:
         return None, []
     related = [m for m in inbox if f.email_message_id in m.in_reply_to]
-    replies = [m for m in related if not m.bounce and m.message_id not in f.reply_ids]
+    replies = [m for m in related if not m.bounce and not m.auto and m.message_id not in f.reply_ids]
     if replies:
         ids = f.reply_ids + tuple(m.message_id for m in replies)
         answered = replace(f, replied_at=min(m.received_at for m in replies), reply_ids=ids, ended_at=now)

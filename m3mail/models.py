@@ -270,6 +270,7 @@ class InboundMail:
     in_reply_to: tuple[str, ...] = ()  # In-Reply-To and References, or the ids a bounce reports on
     conversation: str = ""  # the backend's thread id, where it has one
     bounce: bool = False
+    auto: bool = False  # an automatic answer (out of office, read receipt): not the client speaking
 
 
 @dataclass(frozen=True, slots=True)

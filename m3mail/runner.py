@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -48,23 +48,24 @@ class RunSummary:
         return sum(len(r.errors) for r in self.advisers.values())
 
 
-def make_backend(settings: Settings, *, read_only: bool = False) -> Backend:
-    """The backend the settings name."""
+def make_backend(settings: Settings, clock: Clock, *, read_only: bool = False) -> Backend:
+    """The backend the settings name; ``read_only`` (a dry run) writes nothing, not even missing folders."""
     from m3mail.backends.local import LocalBackend
 
-    return LocalBackend(settings.local.root, [a.email for a in settings.advisers], settings.timezone)
+    mailboxes = [a.email for a in settings.advisers] + ([settings.filing.mailbox] if settings.filing.mailbox else [])
+    return LocalBackend(settings.local.root, mailboxes, settings.timezone, clock=clock, create=not read_only)
 
 
 def run_once(settings: Settings, now: datetime, *, backend: Backend | None = None, dry_run: bool = False,
              portfolio: Path | None = None, clock: Clock | None = None, sleep: Callable[[float], None] = time.sleep,
              stop: threading.Event | None = None, echo: Callable[[str], None] = print,
              progress: Callable[[int, int, str], None] | None = None) -> RunSummary:  # fmt: skip
-    """One pass of the whole job at ``now``, under the lock."""
-    with locked(settings), _open_state(settings, dry_run) as store:
+    """One pass of the whole job at ``now``, under the lock (a dry run only reads: it takes none)."""
+    with nullcontext() if dry_run else locked(settings), _open_state(settings, dry_run) as store:
         own_backend = backend is None
-        backend = backend or make_backend(settings, read_only=dry_run)
+        clock = clock or (lambda: now)
+        backend = backend or make_backend(settings, clock, read_only=dry_run)
         try:
-            clock = clock or (lambda: now)
             executor = Executor(backend, store, clock, dry_run=dry_run, stop=stop, echo=echo,
                                 limit=SendingLimit(settings.email.per_minute, clock, sleep))  # fmt: skip
             ctx = Context(settings, backend, store, Renderer(settings.agency, settings.templates), executor, now)
@@ -123,12 +124,11 @@ def _start_due(ctx: Context, portfolio: Path | None, summary: RunSummary) -> Non
     result = find_due(ctx.settings, ctx.today, portfolio, store=ctx.store)
     summary.imported, summary.rejected_rows = True, len(result.report.rejected)
     fresh = [new_follow_up(d, ctx.now) for d in result.selection.due]
+    summary.started = len(ctx.store.add(fresh, ctx.now))  # a dry run adds them to its in-memory copy only
     if ctx.executor.dry_run:
         for f in fresh:
             ctx.executor.echo(f"[dry-run] start      {f.adviser} {f.id} (due {f.due_date.isoformat()})")
-        summary.started = len(fresh)
         return
-    summary.started = len(ctx.store.add(fresh, ctx.now))
     rejected: dict[str, int] = {}
     for adviser, count in result.report.rejected_by_adviser.items():
         rejected[adviser] = rejected.get(adviser, 0) + count

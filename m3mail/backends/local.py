@@ -118,17 +118,19 @@ class LocalBackend(Backend):
     name = "local"
 
     def __init__(self, root: Path, advisers: Collection[str], timezone: str = "Europe/Paris",
-                 *, clock: Callable[[], datetime] | None = None):  # fmt: skip
+                 *, clock: Callable[[], datetime] | None = None, create: bool = True):  # fmt: skip
+        """With ``create=False`` (a dry run) nothing is written: a missing calendar or folder reads as empty."""
         self.root = Path(root)
         self.tz = ZoneInfo(timezone)
+        self.create = create
         self._clock = clock or (lambda: datetime.now(UTC))
         self._index: dict[Path, dict[str, _Stored]] = {}  # folder -> {key: message}: one scan per folder
-        self._calendars: dict[Path, tuple[bytes, Calendar]] = {}  # the last content read or written, parsed
         # The last version of each calendar read or written, parsed: re-reading the file is cheap, parsing a
         # calendar of a few hundred events with icalendar is not (0.1 s), and every call booked re-reads it.
-        self._parsed: dict[Path, tuple[bytes, Calendar]] = {}
-        for adviser in advisers:
-            self._create(adviser)
+        self._calendars: dict[Path, tuple[bytes, Calendar]] = {}
+        for adviser in advisers if create else ():
+            with contextlib.suppress(MailboxUnavailable):  # that adviser's own operations will say why
+                self._create(adviser)
 
     @_translated("create calendar and mailbox")
     def _create(self, adviser: str) -> None:
@@ -143,7 +145,6 @@ class LocalBackend(Backend):
         except OSError as e:
             raise MailboxUnavailable(adviser, "create calendar and mailbox",
                                      f"{self.root} cannot be written: {e.strerror or e}") from e  # fmt: skip
-        self._parse(adviser, path.read_bytes())
 
     # --- paths ---------------------------------------------------------------------------------------------
 
@@ -272,6 +273,8 @@ class LocalBackend(Backend):
         try:
             return path.read_bytes()
         except FileNotFoundError as e:
+            if not self.create:
+                return self._new_calendar().to_ical()
             raise MailboxUnavailable(adviser, "open calendar", f"no calendar at {path}") from e
 
     def _parse(self, adviser: str, raw: bytes) -> Calendar:
@@ -337,6 +340,8 @@ class LocalBackend(Backend):
 
     @_translated("read inbox")
     def inbox(self, adviser: str, since: datetime) -> list[InboundMail]:
+        if not self.create and not (self.folder_path(adviser, (INBOX,)) / "cur").is_dir():
+            return []
         box = self._maildir(adviser, (INBOX,), create=True)
         found = []
         for key in box.iterkeys():
@@ -433,7 +438,7 @@ class LocalBackend(Backend):
         return InboundMail(
             id=key, message_id=_message_id(msg), sender=parseaddr(str(msg.get("From", "")))[1].lower(),
             subject=str(msg.get("Subject", "")), text=text, html=html, received_at=received,
-            in_reply_to=tuple(refs), bounce=bounce,
+            in_reply_to=tuple(refs), bounce=bounce, auto=not bounce and _is_automatic(msg),
         )  # fmt: skip
 
 
@@ -526,6 +531,16 @@ def _text_of(part: MIMEPart) -> str:
     except (LookupError, ValueError):  # an unknown or lying charset
         payload = part.get_payload(decode=True) or b""
         return payload.decode("utf-8", errors="replace")
+
+
+def _is_automatic(msg: EmailMessage) -> bool:
+    """An out-of-office answer or a read receipt: not the client's reply (RFC 3834, RFC 8098)."""
+    submitted = str(msg.get("Auto-Submitted", "no")).strip().lower()
+    precedence = str(msg.get("Precedence", "")).strip().lower()
+    receipt = msg.get_content_type() == "multipart/report" and \
+        msg.get_param("report-type", "").lower() == "disposition-notification"  # fmt: skip
+    return (submitted != "no" or precedence in ("auto_reply", "bulk", "junk", "list") or receipt
+            or any(h in msg for h in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress")))  # fmt: skip
 
 
 def _is_bounce(msg: EmailMessage) -> bool:

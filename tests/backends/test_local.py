@@ -324,15 +324,17 @@ def test_a_calendar_that_cannot_be_parsed_names_the_adviser_and_the_file(tmp_pat
     path = tmp_path / "calendars" / f"{ADVISER}.ics"
     path.parent.mkdir(parents=True)
     path.write_text("BEGIN:VCALENDAR\nthis is not iCalendar\n")
+    backend = LocalBackend(tmp_path, [ADVISER])  # one broken calendar does not stop the others' backend
     with pytest.raises(MailboxUnavailable, match=f"{ADVISER}.*{path}"):
-        LocalBackend(tmp_path, [ADVISER])
+        backend.calls(ADVISER, ["F1.call.1"])
 
 
 def test_a_root_that_cannot_be_written_is_refused(tmp_path: Path) -> None:
     root = tmp_path / "boites"
     root.write_text("a file where the folder should be")
+    backend = LocalBackend(root, [ADVISER])
     with pytest.raises(MailboxUnavailable, match=f"{ADVISER}.*{root}"):
-        LocalBackend(root, [ADVISER])
+        backend.create_call(ADVISER, call())
 
 
 THUNDERBIRD = """\
