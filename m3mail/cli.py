@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from m3mail import __version__, service
 from m3mail.errors import M3MailError, SettingsError
@@ -183,6 +181,9 @@ def _follow_up_json(f: DueFollowUp) -> dict[str, Any]:
 
 
 def _print_follow_ups(follow_ups: list[DueFollowUp], day: date, missed: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
     if not follow_ups:
         console.print(f"No client {'missed' if missed else 'due'} on {day:%d/%m/%Y}.")
@@ -332,6 +333,8 @@ def _progress():
     """A progress line per adviser on a terminal; nothing in a service (stderr not a terminal)."""
     if not sys.stderr.isatty():
         return None
+    from rich.console import Console
+
     console = Console(stderr=True)
 
     def step(done: int, total: int, adviser: str) -> None:
@@ -344,13 +347,12 @@ def _print_summary(summary) -> None:
     label = "dry run" if summary.dry_run else "run"
     click.echo(f"{label} at {summary.now.isoformat(timespec='minutes')}: {summary.started} follow-up(s) started"
                + (f", {summary.rejected_rows} export row(s) rejected" if summary.rejected_rows else ""))  # fmt: skip
-    table = Table(show_edge=False, box=None, pad_edge=False)
-    for column in ("adviser", "booked", "outcomes", "emailed", "letters", "filed", "capacity", "errors"):
-        table.add_column(column, justify="left" if column == "adviser" else "right")
+    columns = ("booked", "outcomes", "emailed", "letters", "filed", "capacity", "errors")
+    width = max([len("adviser"), *(len(a) for a in summary.advisers)])
+    click.echo(f"{'adviser':<{width}}  " + "  ".join(f"{c:>8}" for c in columns))
     for adviser, r in summary.advisers.items():
-        table.add_row(adviser, *map(str, (r.booked, r.outcomes, r.emailed, r.letters, r.filed,
-                                          sum(r.missing_slots.values()), len(r.errors))))  # fmt: skip
-    Console(width=None if sys.stdout.isatty() else 160, highlight=False).print(table)
+        counts = (r.booked, r.outcomes, r.emailed, r.letters, r.filed, sum(r.missing_slots.values()), len(r.errors))
+        click.echo(f"{adviser:<{width}}  " + "  ".join(f"{n:>8}" for n in counts))
     for adviser, r in summary.advisers.items():
         for day, missing in sorted(r.missing_slots.items()):
             click.echo(f"capacity alert: {adviser}: {missing} call slot(s) missing for {day}")
@@ -359,6 +361,9 @@ def _print_summary(summary) -> None:
 
 
 def _print_statuses(statuses) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(show_edge=False, box=None, pad_edge=False)
     columns = ("adviser", "due", "open", "booked", "satisfait", "besoin", "question", "changement", "réclamation",
                "emailed", "letters", "replied", "missed", "cancelled", "rejected", "capacity", "errors")  # fmt: skip

@@ -37,7 +37,6 @@ from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 import html2text
-import recurring_ical_events
 from icalendar import Alarm, Calendar, Component, Event, Timezone, vText
 
 from m3mail.backends.base import Backend
@@ -161,6 +160,8 @@ class LocalBackend(Backend):
         cal = self._load(adviser)
         recurring = {str(c.get("UID")) for c in cal.walk("VEVENT") if {"RRULE", "RDATE", "RECURRENCE-ID"} & set(c)}
         found = []
+        import recurring_ical_events  # only booking needs it: an idle run does not pay for its import
+
         for occurrence in recurring_ical_events.of(cal).between(start, end):
             event = self._event_value(occurrence)
             if event.start >= end or event.end <= start:
