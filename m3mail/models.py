@@ -87,6 +87,11 @@ class Contract:
     line: int = 0
 
 
+def contract_types(contracts: tuple[Contract, ...]) -> tuple[ContractType, ...]:
+    """The contracts' types, once each, in the contracts' order."""
+    return tuple(dict.fromkeys(c.type for c in contracts))
+
+
 @dataclass(frozen=True, slots=True)
 class RowIssue:
     """A rejected row, or a kept row with a dropped value: line number, field name, reason."""
@@ -142,10 +147,7 @@ class DueFollowUp:
 
     @property
     def types(self) -> tuple[ContractType, ...]:
-        seen: dict[ContractType, None] = {}
-        for c in self.contracts:
-            seen.setdefault(c.type)
-        return tuple(seen)
+        return contract_types(self.contracts)
 
 
 # --- The follow-up and what backends exchange with the domain -----------------------------------------------
@@ -315,7 +317,7 @@ class FollowUp:
 
     @property
     def types(self) -> tuple[ContractType, ...]:
-        return tuple(dict.fromkeys(c.type for c in self.contracts))
+        return contract_types(self.contracts)
 
     @property
     def last_activity(self) -> date:

@@ -21,17 +21,14 @@ import email.policy
 import functools
 import hashlib
 import mailbox
-import os
 import re
-import stat
-import tempfile
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from email.headerregistry import Address
-from email.message import EmailMessage, Message, MIMEPart
-from email.parser import BytesParser, Parser
-from email.utils import format_datetime, parseaddr, parsedate_to_datetime
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
@@ -39,8 +36,10 @@ from zoneinfo import ZoneInfo
 import html2text
 from icalendar import Alarm, Calendar, Component, Event, Timezone, vText
 
+from m3mail.backends import mime
 from m3mail.backends.base import Backend
 from m3mail.errors import BackendError, MailboxUnavailable
+from m3mail.files import write_atomic
 from m3mail.models import CalendarEvent, CallSpec, InboundMail, MailSpec, SentMail
 
 PRODID = "-//m3mail//m3mail local backend//FR"
@@ -137,7 +136,7 @@ class LocalBackend(Backend):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             if not path.exists():
-                _write_atomic(path, self._new_calendar().to_ical())
+                write_atomic(path, self._new_calendar().to_ical())
             self.folder_path(adviser, ()).mkdir(parents=True, exist_ok=True)
             for folder in (INBOX, SENT):
                 self._maildir(adviser, (folder,), create=True)
@@ -312,7 +311,7 @@ class LocalBackend(Backend):
             data = cal.to_ical()
             if self._read(adviser) == raw:
                 self._calendars.pop(path, None)
-                _write_atomic(path, data)
+                write_atomic(path, data)
                 return cal
         raise BackendError(adviser, "write calendar", f"{path} keeps changing under us", retryable=True)
 
@@ -322,7 +321,7 @@ class LocalBackend(Backend):
         if self._read(adviser) != raw:
             raise BackendError(adviser, "write calendar", f"{path} changed while m3mail wrote it", retryable=True)
         cached = self._calendars.pop(path, None)
-        _write_atomic(path, data)
+        write_atomic(path, data)
         if cached is not None and cached[0] == raw:  # keep the parsed calendar in step, without parsing again
             cached[1].add_component(event)
             self._calendars[path] = (data, cached[1])
@@ -350,7 +349,7 @@ class LocalBackend(Backend):
             headers = BytesParser(policy=_POLICY).parsebytes(raw, headersonly=True)
             if KEY_HEADER in headers:  # a note m3mail put there itself
                 continue
-            received = _date(headers) or datetime.fromtimestamp(box.get_message(key).get_date(), UTC)
+            received = mime.date(headers) or datetime.fromtimestamp(box.get_message(key).get_date(), UTC)
             if received >= since:
                 found.append(self._inbound(key, BytesParser(policy=_POLICY).parsebytes(raw), received))
         return sorted(found, key=lambda m: m.received_at)
@@ -392,7 +391,7 @@ class LocalBackend(Backend):
             for msg_key in box.iterkeys():
                 headers = BytesParser(policy=_POLICY).parsebytes(box.get_bytes(msg_key), headersonly=True)
                 if KEY_HEADER in headers:
-                    index[str(headers[KEY_HEADER])] = _Stored(msg_key, _message_id(headers), _date(headers))
+                    index[str(headers[KEY_HEADER])] = _Stored(msg_key, mime.message_id(headers), mime.date(headers))
             self._index[path] = index
         return self._index[path].get(key)
 
@@ -423,23 +422,23 @@ class LocalBackend(Backend):
         msg.set_content(mail.text, cte="quoted-printable")
         if mail.html:
             msg.add_alternative(mail.html, subtype="html", cte="quoted-printable")
-        for name, mime, data in mail.attachments:
-            maintype, _, subtype = mime.partition("/")
+        for name, content_type, data in mail.attachments:
+            maintype, _, subtype = content_type.partition("/")
             msg.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream", filename=name)
         return msg
 
     def _inbound(self, key: str, msg: EmailMessage, received: datetime) -> InboundMail:
-        bounce = _is_bounce(msg)
-        refs = _ids(f"{msg.get('In-Reply-To', '')} {msg.get('References', '')}")
+        bounce = mime.is_bounce(msg)
+        refs = mime.ids(f"{msg.get('In-Reply-To', '')} {msg.get('References', '')}")
         html_part, text_part = msg.get_body(("html",)), msg.get_body(("plain",))
-        html = _text_of(html_part) if html_part is not None else ""
-        text = _text_of(text_part) if text_part is not None else html2text.html2text(html) if html else ""
+        html = mime.text_of(html_part) if html_part is not None else ""
+        text = mime.text_of(text_part) if text_part is not None else html2text.html2text(html) if html else ""
         if bounce:
-            refs = list(dict.fromkeys([*_bounced_ids(msg, text), *refs]))
+            refs = list(dict.fromkeys([*mime.bounced_ids(msg, text), *refs]))
         return InboundMail(
-            id=key, message_id=_message_id(msg), sender=parseaddr(str(msg.get("From", "")))[1].lower(),
+            id=key, message_id=mime.message_id(msg), sender=parseaddr(str(msg.get("From", "")))[1].lower(),
             subject=str(msg.get("Subject", "")), text=text, html=html, received_at=received,
-            in_reply_to=tuple(refs), bounce=bounce, auto=not bounce and _is_automatic(msg),
+            in_reply_to=tuple(refs), bounce=bounce, auto=not bounce and mime.is_automatic(msg),
         )  # fmt: skip
 
 
@@ -480,88 +479,3 @@ def _find_call(cal: Calendar, key: str) -> Component | None:
     matches = [c for c in cal.walk("VEVENT") if _key_of(c) == key]
     masters = [c for c in matches if "RECURRENCE-ID" not in c]
     return (masters or matches or [None])[0]
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write a sibling temporary file, flush it to the disk, then rename it over ``path``: readers see the old
-    file or the new one, never half of one. A new file is private (0600): calendars name clients."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if path.exists():
-            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # the rename itself lasts once the folder is synced (not on Windows)
-        folder = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
-
-
-# --- message helpers -----------------------------------------------------------------------------------------
-
-
-def _ids(text: str) -> list[str]:
-    return list(dict.fromkeys(re.findall(r"<[^<>\s]+>", text)))
-
-
-def _message_id(msg: Message) -> str:
-    ids = _ids(str(msg.get("Message-ID", "")))
-    return ids[0] if ids else ""
-
-
-def _date(msg: Message) -> datetime | None:
-    try:
-        when = parsedate_to_datetime(str(msg.get("Date", "")))
-    except (TypeError, ValueError, IndexError):
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)  # "-0000": UTC, local zone unknown
-
-
-def _text_of(part: MIMEPart) -> str:
-    try:
-        return str(part.get_content())
-    except (LookupError, ValueError):  # an unknown or lying charset
-        payload = part.get_payload(decode=True) or b""
-        return payload.decode("utf-8", errors="replace")
-
-
-def _is_automatic(msg: EmailMessage) -> bool:
-    """An out-of-office answer or a read receipt: not the client's reply (RFC 3834, RFC 8098)."""
-    submitted = str(msg.get("Auto-Submitted", "no")).strip().lower()
-    precedence = str(msg.get("Precedence", "")).strip().lower()
-    receipt = msg.get_content_type() == "multipart/report" and \
-        msg.get_param("report-type", "").lower() == "disposition-notification"  # fmt: skip
-    return (submitted != "no" or precedence in ("auto_reply", "bulk", "junk", "list") or receipt
-            or any(h in msg for h in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress")))  # fmt: skip
-
-
-def _is_bounce(msg: EmailMessage) -> bool:
-    """A delivery status notification (RFC 3464), or a mail server's own message (older servers send plain
-    text bounces from MAILER-DAEMON or postmaster)."""
-    if msg.get_content_type() == "multipart/report" and msg.get_param("report-type") == "delivery-status":
-        return True
-    local_part = parseaddr(str(msg.get("From", "")))[1].partition("@")[0].lower()
-    return local_part in ("mailer-daemon", "postmaster")
-
-
-def _bounced_ids(msg: EmailMessage, text: str) -> list[str]:
-    """The Message-ID of the message that could not be delivered: from the returned message or its headers,
-    else from a quoted ``Message-ID:`` line in the text."""
-    found: list[str] = []
-    for part in msg.walk():
-        if part.get_content_type() == "message/rfc822":
-            inner = part.get_payload()
-            found += [_message_id(m) for m in (inner if isinstance(inner, list) else [inner])]
-        elif part.get_content_type() == "text/rfc822-headers":
-            found.append(_message_id(Parser(policy=_POLICY).parsestr(_text_of(part), headersonly=True)))
-    found = [i for i in found if i]
-    return found or _ids(" ".join(re.findall(r"^\s*Message-ID:\s*(<[^>]+>)", text, re.I | re.M)))

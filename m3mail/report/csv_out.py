@@ -1,7 +1,7 @@
 """The report as a CSV file: one row per adviser and a TOTAL row, for a spreadsheet.
 
 Public: ``write_csv``, ``COLUMNS`` (the header, stable English names), ``csv_row``, ``total`` (the TOTAL
-status, which the HTML report shows too) and ``replace_file`` (an atomic write, also used by the HTML report).
+status, which the HTML report shows too) .
 
 The file is UTF-8 with a BOM and comma-separated: without the BOM, Excel reads UTF-8 as Windows-1252 and
 mangles the accents. Rates are decimals (0.875), empty when nothing ended; counts are integers.
@@ -9,14 +9,12 @@ mangles the accents. Rates are decimals (0.875), empty when nothing ended; count
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from m3mail.files import write_atomic
 from m3mail.report.status import OUTCOME_KEYS, AdviserStatus
 
 TOTAL = "TOTAL"
@@ -60,26 +58,7 @@ def write_csv(path: Path, statuses: Sequence[AdviserStatus]) -> None:
     writer.writeheader()
     writer.writerows(csv_row(s) for s in statuses)
     writer.writerow(csv_row(total(statuses)))
-    replace_file(path, buffer.getvalue().encode("utf-8-sig"))
-
-
-def replace_file(path: Path, data: bytes) -> None:
-    """Write a sibling temporary file, flush it to the disk, then rename it over ``path``: a reader (or a
-    browser refreshing the report) sees the old file or the new one, never half of one. A new file is private
-    (0600, it names advisers and client ids); an existing file keeps its mode."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, buffer.getvalue().encode("utf-8-sig"))
 
 
 def _cell(text: str) -> str:

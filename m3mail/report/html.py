@@ -20,8 +20,9 @@ from datetime import date, datetime, timedelta
 from html import escape
 from pathlib import Path
 
+from m3mail.files import write_atomic
 from m3mail.models import FollowUp, Outcome, State
-from m3mail.report.csv_out import COLUMNS, DONE_COLUMNS, replace_file, total
+from m3mail.report.csv_out import COLUMNS, DONE_COLUMNS, total
 from m3mail.report.status import OUTCOME_KEYS, AdviserStatus
 
 Period = tuple[date | None, date | None]
@@ -106,7 +107,7 @@ def write_html(path: Path, statuses: Sequence[AdviserStatus], follow_ups: Sequen
     """Write the report, replacing ``path`` atomically. ``statuses`` are already limited to the period; the
     follow-ups are limited here, by due date, for the chart, the complaints and the capacity alerts."""
     page = render_html(statuses, follow_ups, period=period, generated_at=generated_at, agency=agency)
-    replace_file(path, page.encode("utf-8"))
+    write_atomic(path, page.encode("utf-8"))
 
 
 def render_html(statuses: Sequence[AdviserStatus], follow_ups: Sequence[FollowUp], *, period: Period,
