@@ -164,7 +164,7 @@ class CallSettings(_Section):
 
 
 class EmailSettings(_Section):
-    send_hours: list[TimeRange] = Field(default_factory=lambda: [_time_range("09:00-18:00")], min_length=1)
+    send_hours: list[TimeRange] = Field(default_factory=lambda: [_time_range("08:00-19:00")], min_length=1)
     reply_wait_days: int = Field(14, ge=1, le=90)
     per_minute: int = Field(30, ge=1, le=30)  # Exchange Online: 30 messages a minute per mailbox
 
