@@ -1,0 +1,292 @@
+"""A Microsoft Graph emulator for the tests: HTTPS on 127.0.0.1, the identity endpoints msal calls, and the
+Graph v1.0 endpoints m3mail uses, built after ../shared/graph (the API description and documented behaviours).
+
+Faithful where the backend depends on it: request and response shapes, status codes, error bodies
+(``{"error": {"code", "message", "innerError"}}``), OData ``@odata.nextLink`` paging with small pages,
+``transactionId`` de-duplication of event creation, extended-property filters, bearer-token checks. Its state
+(mailboxes, events) can be inspected and acted on by the tests as an adviser would.
+
+Run on its own: ``python tests/graph/emulator.py --port 8443`` prints its base URL and CA file. When the
+environment variable M3MAIL_EMULATOR_LOG names a file, one JSON line is appended per request served.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import re
+import secrets
+import ssl
+import sys
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+if __package__ in (None, ""):  # run as a script
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.graph.tls import make_certificates
+
+PAGE_SIZE = 3  # small pages, so that every client follows @odata.nextLink
+
+
+class GraphError(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass
+class Mailbox:
+    """One user's calendar and mail, as Exchange keeps them."""
+
+    address: str
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    transactions: dict[str, str] = field(default_factory=dict)  # transactionId -> event id
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class GraphEmulator:
+    """The emulator's state and its HTTP server; ``start()`` returns the base URL."""
+
+    def __init__(self, tenant: str = "m3mail-test-tenant", mailboxes: tuple[str, ...] = (), page_size: int = PAGE_SIZE):
+        self.tenant, self.page_size = tenant, page_size
+        self.mailboxes = {m.lower(): Mailbox(m.lower()) for m in mailboxes}
+        self.tokens: set[str] = set()
+        self.lock = threading.RLock()
+        self.log_path = os.environ.get("M3MAIL_EMULATOR_LOG")
+        self._ids = itertools.count(1)
+        self.server: ThreadingHTTPServer | None = None
+        self.base_url = ""
+        self.ca_file: Path | None = None
+
+    # --- life -----------------------------------------------------------------------------------------------
+
+    def start(self, port: int = 0, folder: Path | None = None) -> str:
+        folder = folder or Path(tempfile.mkdtemp(prefix="graph-emulator-"))
+        self.ca_file, cert, key = make_certificates(folder)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        emulator = self
+
+        class Handler(_Handler):
+            graph = emulator
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.base_url = f"https://127.0.0.1:{self.server.server_address[1]}"
+        return self.base_url
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+    # --- identity: what msal asks for -------------------------------------------------------------------------
+
+    def openid_configuration(self) -> Reply:
+        base = f"{self.base_url}/{self.tenant}"
+        return Reply(200, {
+            "issuer": f"{base}/v2.0", "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+            "token_endpoint": f"{base}/oauth2/v2.0/token", "jwks_uri": f"{base}/discovery/v2.0/keys",
+            "response_types_supported": ["code", "id_token", "token"], "tenant_region_scope": "EU",
+        })  # fmt: skip
+
+    def token(self, form: dict[str, str]) -> Reply:
+        """Client credentials: a secret, or a signed assertion (a certificate; its signature is not checked)."""
+        if form.get("grant_type") != "client_credentials" or not form.get("client_id"):
+            return Reply(400, {"error": "unsupported_grant_type", "error_description": "client_credentials only"})
+        if not form.get("client_secret") and not form.get("client_assertion"):
+            return Reply(401, {"error": "invalid_client", "error_description": "AADSTS7000216: no credentials"})
+        token = secrets.token_urlsafe(24)
+        self.tokens.add(token)
+        return Reply(200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token})
+
+    # --- Graph: events ------------------------------------------------------------------------------------------
+
+    def mailbox(self, user: str) -> Mailbox:
+        box = self.mailboxes.get(user.lower())
+        if box is None:
+            raise GraphError(404, "ErrorInvalidUser", f"The requested user '{user}' is invalid.")
+        return box
+
+    def create_event(self, user: str, body: dict[str, Any]) -> Reply:
+        box = self.mailbox(user)
+        for name in ("subject", "start", "end"):
+            if name not in body:
+                raise GraphError(400, "ErrorInvalidRequest", f"The property '{name}' is required.")
+        tx = body.get("transactionId")
+        if tx and tx in box.transactions and box.transactions[tx] in box.events:
+            return Reply(201, box.events[box.transactions[tx]])  # documented: 201, and no second event
+        event_id = self._new_id("AAMkEv")
+        event = {"id": event_id, "@odata.etag": f'W/"{next(self._ids)}"', "isCancelled": False,
+                 "showAs": body.get("showAs", "busy"), "categories": body.get("categories", []),
+                 "isReminderOn": body.get("isReminderOn", True), **body}  # fmt: skip
+        box.events[event_id] = event
+        if tx:
+            box.transactions[tx] = event_id
+        return Reply(201, event)
+
+    def list_events(self, user: str, query: dict[str, str], path: str) -> Reply:
+        events = list(self.mailbox(user).events.values())
+        if flt := query.get("$filter"):
+            events = [e for e in events if _matches(e, flt)]
+        return self._page(events, query, path)
+
+    def event(self, user: str, event_id: str) -> dict[str, Any]:
+        event = self.mailbox(user).events.get(event_id)
+        if event is None:
+            raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+        return event
+
+    # --- helpers ----------------------------------------------------------------------------------------------
+
+    def _page(self, items: list[dict[str, Any]], query: dict[str, str], path: str) -> Reply:
+        top = min(int(query.get("$top", self.page_size)), self.page_size)
+        skip = int(query.get("$skip", 0))
+        page = items[skip : skip + top]
+        body: dict[str, Any] = {"@odata.context": f"{self.base_url}/v1.0/$metadata", "value": page}
+        if skip + top < len(items):
+            following = dict(query, **{"$skip": str(skip + top), "$top": str(top)})
+            body["@odata.nextLink"] = f"{self.base_url}{path}?{urlencode(following)}"
+        return Reply(200, body)
+
+    def _new_id(self, prefix: str) -> str:
+        return f"{prefix}{uuid.uuid4().hex}"
+
+    def record(self, entry: dict[str, Any]) -> None:
+        if self.log_path:
+            with self.lock, open(self.log_path, "a", encoding="utf-8") as log:
+                log.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+
+_EXT_FILTER = re.compile(
+    r"singleValueExtendedProperties/Any\(\s*(\w+)\s*:\s*\1/id\s+eq\s+'([^']*)'\s+and\s+\1/value\s+eq\s+'([^']*)'\s*\)",
+    re.IGNORECASE,
+)
+
+
+def _matches(event: dict[str, Any], expression: str) -> bool:
+    """The OData filters the backend sends: an extended property equal to a value (value case-insensitive)."""
+    m = _EXT_FILTER.fullmatch(expression.strip())
+    if not m:
+        raise GraphError(400, "ErrorInvalidUrlQueryFilter", f"The filter is not supported: {expression}")
+    _var, prop_id, value = m.groups()
+    return any(p.get("id") == prop_id and str(p.get("value", "")).lower() == value.lower()
+               for p in event.get("singleValueExtendedProperties", []))  # fmt: skip
+
+
+class _Handler(BaseHTTPRequestHandler):
+    graph: GraphEmulator
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: the JSON log says what happened
+        pass
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    def _serve(self, method: str) -> None:
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        body = _body(raw, self.headers.get("Content-Type", ""))
+        try:
+            reply = self._route(method, url.path, query, body)
+        except GraphError as e:
+            reply = Reply(e.status, {"error": {"code": e.code, "message": e.message, "innerError": {
+                "date": "2026-11-25T08:00:00", "request-id": str(uuid.uuid4()),
+                "client-request-id": self.headers.get("client-request-id", str(uuid.uuid4()))}}})  # fmt: skip
+        self.graph.record({"method": method, "path": url.path, "query": query, "headers": dict(self.headers),
+                           "body": body, "status": reply.status})  # fmt: skip
+        data = b"" if reply.body is None else json.dumps(reply.body).encode()
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        if data:
+            self.send_header("Content-Type", "application/json; odata.metadata=minimal; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> Reply:
+        g = self.graph
+        tenant = re.escape(g.tenant)
+        if method == "GET" and re.fullmatch(rf"/{tenant}/v2\.0/\.well-known/openid-configuration", path):
+            return g.openid_configuration()
+        if method == "POST" and re.fullmatch(rf"/{tenant}/oauth2/v2\.0/token", path):
+            return g.token(body if isinstance(body, dict) else {})
+        if not path.startswith("/v1.0/"):
+            raise GraphError(404, "NotFound", f"Unknown path {path}")
+        self._authenticate()
+        with g.lock:
+            return self._graph(method, path.removeprefix("/v1.0"), query, body, path)
+
+    def _authenticate(self) -> None:
+        header = self.headers.get("Authorization", "")
+        if not header.startswith("Bearer ") or header.removeprefix("Bearer ") not in self.graph.tokens:
+            raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty or invalid.")
+
+    def _graph(self, method: str, path: str, query: dict[str, str], body: Any, full: str) -> Reply:
+        g = self.graph
+        if m := re.fullmatch(r"/users/([^/]+)/(?:calendar/)?events", path):
+            if method == "POST":
+                return g.create_event(m[1], body or {})
+            if method == "GET":
+                return g.list_events(m[1], query, full)
+        if (m := re.fullmatch(r"/users/([^/]+)/(?:calendar/)?events/([^/]+)", path)) and method == "GET":
+            return Reply(200, g.event(m[1], m[2]))
+        raise GraphError(400, "BadRequest", f"Unsupported request {method} {path}")
+
+
+def _body(raw: bytes, content_type: str) -> Any:
+    if not raw:
+        return None
+    if "application/x-www-form-urlencoded" in content_type:
+        return {k: v[-1] for k, v in parse_qs(raw.decode()).items()}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="A Microsoft Graph emulator for m3mail, on 127.0.0.1.")
+    parser.add_argument("--port", type=int, default=8443)
+    parser.add_argument("--mailbox", action="append", default=[], help="a mailbox to create (repeatable)")
+    args = parser.parse_args()
+    emulator = GraphEmulator(mailboxes=tuple(args.mailbox))
+    base = emulator.start(args.port)
+    print(f"base URL: {base}\nauthority: {base}/{emulator.tenant}\nCA file: {emulator.ca_file}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        emulator.stop()
+
+
+if __name__ == "__main__":
+    main()
