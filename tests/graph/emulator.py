@@ -22,6 +22,7 @@ import ssl
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -64,7 +65,8 @@ class GraphEmulator:
     def __init__(self, tenant: str = "m3mail-test-tenant", mailboxes: tuple[str, ...] = (), page_size: int = PAGE_SIZE):
         self.tenant, self.page_size = tenant, page_size
         self.mailboxes = {m.lower(): Mailbox(m.lower()) for m in mailboxes}
-        self.tokens: set[str] = set()
+        self.tokens: dict[str, float] = {}  # access token -> expiry (time.monotonic)
+        self.token_lifetime = 3599
         self.lock = threading.RLock()
         self.log_path = os.environ.get("M3MAIL_EMULATOR_LOG")
         self._ids = itertools.count(1)
@@ -113,8 +115,10 @@ class GraphEmulator:
         if not form.get("client_secret") and not form.get("client_assertion"):
             return Reply(401, {"error": "invalid_client", "error_description": "AADSTS7000216: no credentials"})
         token = secrets.token_urlsafe(24)
-        self.tokens.add(token)
-        return Reply(200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token})
+        self.tokens[token] = time.monotonic() + self.token_lifetime
+        lifetime = self.token_lifetime
+        return Reply(200, {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime,
+                           "access_token": token})  # fmt: skip
 
     # --- Graph: events ------------------------------------------------------------------------------------------
 
@@ -248,8 +252,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _authenticate(self) -> None:
         header = self.headers.get("Authorization", "")
-        if not header.startswith("Bearer ") or header.removeprefix("Bearer ") not in self.graph.tokens:
+        expiry = self.graph.tokens.get(header.removeprefix("Bearer ")) if header.startswith("Bearer ") else None
+        if expiry is None:
             raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty or invalid.")
+        if expiry < time.monotonic():
+            raise GraphError(401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.")
 
     def _graph(self, method: str, path: str, query: dict[str, str], body: Any, full: str) -> Reply:
         g = self.graph
