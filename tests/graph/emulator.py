@@ -25,14 +25,18 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 if __package__ in (None, ""):  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.graph.tls import make_certificates
+from O365.utils.windows_tz import get_iana_tz  # noqa: E402 - a table of zone names, not O365's client
+
+from tests.graph.tls import make_certificates  # noqa: E402
 
 PAGE_SIZE = 3  # small pages, so that every client follows @odata.nextLink
 
@@ -50,6 +54,7 @@ class Mailbox:
     address: str
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
     transactions: dict[str, str] = field(default_factory=dict)  # transactionId -> event id
+    categories: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -140,6 +145,7 @@ class GraphEmulator:
         event = {"id": event_id, "@odata.etag": f'W/"{next(self._ids)}"', "isCancelled": False,
                  "showAs": body.get("showAs", "busy"), "categories": body.get("categories", []),
                  "isReminderOn": body.get("isReminderOn", True), **body}  # fmt: skip
+        event["_start"], event["_end"] = _instant(body["start"], "start"), _instant(body["end"], "end")
         box.events[event_id] = event
         if tx:
             box.transactions[tx] = event_id
@@ -150,6 +156,44 @@ class GraphEmulator:
         if flt := query.get("$filter"):
             events = [e for e in events if _matches(e, flt)]
         return self._page(events, query, path)
+
+    def calendar_view(self, user: str, query: dict[str, str], path: str) -> Reply:
+        start = _query_instant(query.get("startDateTime"), "startDateTime")
+        end = _query_instant(query.get("endDateTime"), "endDateTime")
+        events = [e for e in self.mailbox(user).events.values() if e["_start"] < end and start < e["_end"]]
+        return self._page(sorted(events, key=lambda e: e["_start"]), query, path)
+
+    def update_event(self, user: str, event_id: str, body: dict[str, Any]) -> Reply:
+        """What an adviser does in Outlook: a category, a note in the body, a new time."""
+        event = self.event(user, event_id)
+        event.update({k: v for k, v in body.items() if k not in ("id", "transactionId")})
+        for name in ("start", "end"):
+            if name in body:
+                event[f"_{name}"] = _instant(body[name], name)
+        event["@odata.etag"] = f'W/"{next(self._ids)}"'
+        return Reply(200, event)
+
+    def delete_event(self, user: str, event_id: str) -> Reply:
+        self.event(user, event_id)
+        del self.mailbox(user).events[event_id]
+        return Reply(204)
+
+    # --- Graph: master categories ---------------------------------------------------------------------------
+
+    def categories(self, user: str) -> Reply:
+        return Reply(200, {"value": list(self.mailbox(user).categories.values())})
+
+    def create_category(self, user: str, body: dict[str, Any]) -> Reply:
+        box = self.mailbox(user)
+        name = str(body.get("displayName", ""))
+        if not name:
+            raise GraphError(400, "ErrorInvalidRequest", "displayName is required.")
+        if any(c["displayName"].lower() == name.lower() for c in box.categories.values()):
+            # not documented by Microsoft; what Exchange answers in practice
+            raise GraphError(409, "ErrorDuplicate", "A category with this display name already exists.")
+        category = {"id": str(uuid.uuid4()), "displayName": name, "color": body.get("color", "none")}
+        box.categories[category["id"]] = category
+        return Reply(201, category)
 
     def event(self, user: str, event_id: str) -> dict[str, Any]:
         event = self.mailbox(user).events.get(event_id)
@@ -178,8 +222,37 @@ class GraphEmulator:
                 log.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
 
+def _zone(name: str) -> ZoneInfo:
+    """A dateTimeTimeZone's zone: IANA names and the Windows names Outlook uses ("Romance Standard Time")."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        try:
+            return ZoneInfo(str(get_iana_tz(name)))
+        except (KeyError, ValueError, ZoneInfoNotFoundError):
+            raise GraphError(400, "TimeZoneNotSupportedException", f"A valid TimeZone value must be specified. "
+                             f"The following TimeZone value is not supported: '{name}'.") from None
+
+
+def _instant(value: Any, field_name: str) -> datetime:
+    """A dateTimeTimeZone ({"dateTime", "timeZone"}) as an aware UTC datetime."""
+    if not isinstance(value, dict) or "dateTime" not in value:
+        raise GraphError(400, "ErrorInvalidRequest", f"The property '{field_name}' must be a dateTimeTimeZone.")
+    local = datetime.fromisoformat(str(value["dateTime"])[:19])
+    return local.replace(tzinfo=_zone(value.get("timeZone") or "UTC")).astimezone(UTC)
+
+
+def _query_instant(text: str | None, name: str) -> datetime:
+    if not text:
+        raise GraphError(400, "ErrorInvalidParameter", f"This request requires a time window specified by the "
+                         f"query string parameters StartDateTime and EndDateTime. ({name} is missing)")  # fmt: skip
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
 _EXT_FILTER = re.compile(
-    r"singleValueExtendedProperties/Any\(\s*(\w+)\s*:\s*\1/id\s+eq\s+'([^']*)'\s+and\s+\1/value\s+eq\s+'([^']*)'\s*\)",
+    r"singleValueExtendedProperties/Any\(\s*(\w+)\s*:\s*\1/id\s+eq\s+'([^']*)'\s+and\s+"
+    r"(?:\1/value\s+eq\s+'(?P<eq>[^']*)'|startswith\(\s*\1/value\s*,\s*'(?P<prefix>[^']*)'\s*\))\s*\)",
     re.IGNORECASE,
 )
 
@@ -189,9 +262,13 @@ def _matches(event: dict[str, Any], expression: str) -> bool:
     m = _EXT_FILTER.fullmatch(expression.strip())
     if not m:
         raise GraphError(400, "ErrorInvalidUrlQueryFilter", f"The filter is not supported: {expression}")
-    _var, prop_id, value = m.groups()
-    return any(p.get("id") == prop_id and str(p.get("value", "")).lower() == value.lower()
-               for p in event.get("singleValueExtendedProperties", []))  # fmt: skip
+    prop_id, equal, prefix = m.group(2), m.group("eq"), m.group("prefix")
+    for p in event.get("singleValueExtendedProperties", []):
+        value = str(p.get("value", "")).lower()
+        found = value == equal.lower() if equal is not None else value.startswith(prefix.lower())
+        if p.get("id") == prop_id and found:
+            return True
+    return False
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -220,14 +297,14 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         body = _body(raw, self.headers.get("Content-Type", ""))
         try:
-            reply = self._route(method, url.path, query, body)
+            reply = self._route(method, unquote(url.path), query, body)  # routing on the decoded path
         except GraphError as e:
             reply = Reply(e.status, {"error": {"code": e.code, "message": e.message, "innerError": {
                 "date": "2026-11-25T08:00:00", "request-id": str(uuid.uuid4()),
                 "client-request-id": self.headers.get("client-request-id", str(uuid.uuid4()))}}})  # fmt: skip
         self.graph.record({"method": method, "path": url.path, "query": query, "headers": dict(self.headers),
                            "body": body, "status": reply.status})  # fmt: skip
-        data = b"" if reply.body is None else json.dumps(reply.body).encode()
+        data = b"" if reply.body is None else json.dumps(_present(reply.body, self.headers, query)).encode()
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)
@@ -265,9 +342,51 @@ class _Handler(BaseHTTPRequestHandler):
                 return g.create_event(m[1], body or {})
             if method == "GET":
                 return g.list_events(m[1], query, full)
-        if (m := re.fullmatch(r"/users/([^/]+)/(?:calendar/)?events/([^/]+)", path)) and method == "GET":
-            return Reply(200, g.event(m[1], m[2]))
+        if m := re.fullmatch(r"/users/([^/]+)/(?:calendar/)?events/([^/]+)", path):
+            if method == "GET":
+                return Reply(200, g.event(m[1], m[2]))
+            if method == "PATCH":
+                return g.update_event(m[1], m[2], body or {})
+            if method == "DELETE":
+                return g.delete_event(m[1], m[2])
+        if (m := re.fullmatch(r"/users/([^/]+)/(?:calendar/)?calendarView", path)) and method == "GET":
+            return g.calendar_view(m[1], query, full)
+        if m := re.fullmatch(r"/users/([^/]+)/outlook/masterCategories", path):
+            if method == "GET":
+                return g.categories(m[1])
+            if method == "POST":
+                return g.create_category(m[1], body or {})
         raise GraphError(400, "BadRequest", f"Unsupported request {method} {path}")
+
+
+_PREFER_ZONE = re.compile(r'outlook\.timezone="([^"]+)"')
+
+
+def _present(body: Any, headers: Any, query: dict[str, str]) -> Any:
+    """Items as Graph shows them: times in the zone the Prefer header asks for (UTC by default), extended
+    properties only when $expand asks for them, no internal field."""
+    zone_name = m[1] if (m := _PREFER_ZONE.search(headers.get("Prefer", ""))) else "UTC"
+    expand = query.get("$expand", "")
+
+    def item(entity: Any) -> Any:
+        if not isinstance(entity, dict):
+            return entity
+        shown = {k: v for k, v in entity.items() if not k.startswith("_")}
+        if "_start" in entity:
+            zone = _zone(zone_name)
+            for name in ("start", "end"):
+                local = entity[f"_{name}"].astimezone(zone).replace(tzinfo=None)
+                shown[name] = {"dateTime": local.isoformat(timespec="microseconds") + "0", "timeZone": zone_name}
+        if "singleValueExtendedProperties" in shown:
+            wanted = re.findall(r"id eq '([^']*)'", expand) if "singleValueExtendedProperties" in expand else []
+            props = [p for p in shown.pop("singleValueExtendedProperties") if p.get("id") in wanted]
+            if props:
+                shown["singleValueExtendedProperties"] = props
+        return shown
+
+    if isinstance(body, dict) and isinstance(body.get("value"), list):
+        return {**body, "value": [item(e) for e in body["value"]]}
+    return item(body)
 
 
 def _body(raw: bytes, content_type: str) -> Any:
