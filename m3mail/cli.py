@@ -353,6 +353,8 @@ def _print_summary(summary) -> None:
     for adviser, r in summary.advisers.items():
         counts = (r.booked, r.outcomes, r.emailed, r.letters, r.filed, sum(r.missing_slots.values()), len(r.errors))
         click.echo(f"{adviser:<{width}}  " + "  ".join(f"{n:>8}" for n in counts))
+    if summary.import_error:
+        click.echo(f"error: no follow-up started: {summary.import_error}", err=True)
     for adviser, r in summary.advisers.items():
         for day, missing in sorted(r.missing_slots.items()):
             click.echo(f"capacity alert: {adviser}: {missing} call slot(s) missing for {day}")

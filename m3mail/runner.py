@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from filelock import FileLock, Timeout
 
 from m3mail.backends.base import Backend
-from m3mail.errors import BackendError, LockBusy, M3MailError
+from m3mail.errors import BackendError, LockBusy, M3MailError, PortfolioError
 from m3mail.executor import Clock, Executor, SendingLimit
 from m3mail.pipeline import AdviserReport, Context, adviser_pass
 from m3mail.render import Renderer
@@ -42,10 +42,11 @@ class RunSummary:
     started: int = 0  # follow-ups that fell due and were started
     advisers: dict[str, AdviserReport] = field(default_factory=dict)
     dry_run: bool = False
+    import_error: str = ""  # the export could not be read: no follow-up was started
 
     @property
     def errors(self) -> int:
-        return sum(len(r.errors) for r in self.advisers.values())
+        return sum(len(r.errors) for r in self.advisers.values()) + bool(self.import_error)
 
 
 def make_backend(settings: Settings, clock: Clock, *, read_only: bool = False) -> Backend:
@@ -121,7 +122,12 @@ def _start_due(ctx: Context, portfolio: Path | None, summary: RunSummary) -> Non
     mark = f"{fingerprint}@{ctx.today.isoformat()}"
     if stat is not None and ctx.store.get("import.mark") == mark:
         return
-    result = find_due(ctx.settings, ctx.today, portfolio, store=ctx.store)
+    try:
+        result = find_due(ctx.settings, ctx.today, portfolio, store=ctx.store)
+    except PortfolioError as e:  # no new follow-ups today; those under way still get their calls and emails
+        log.error("%s", e)
+        summary.import_error = str(e)
+        return
     summary.imported, summary.rejected_rows = True, len(result.report.rejected)
     fresh = [new_follow_up(d, ctx.now) for d in result.selection.due]
     summary.started = len(ctx.store.add(fresh, ctx.now))  # a dry run adds them to its in-memory copy only

@@ -148,3 +148,15 @@ def test_serve_runs_a_pass_then_stops_cleanly_on_sigterm(settings: Path) -> None
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "stopped" in err
+
+
+def test_a_missing_export_starts_nothing_but_the_follow_ups_under_way_go_on(settings: Path) -> None:
+    assert run_cli("run", "--settings", settings, "--today", DAY).code == 0
+    adviser = Adviser(settings.parent / "boites", CLAIRE)
+    first = min(adviser.calls(), key=lambda c: c.start)
+    adviser.set_outcome(first.key, "M+3 Satisfait")
+    (settings.parent / "portefeuille.csv").rename(settings.parent / "ailleurs.csv")
+    result = run_cli("run", "--settings", settings, "--today", "2026-12-04")
+    assert result.code == 8 and "portefeuille.csv" in result.err and "does not exist" in result.err
+    rows = run_cli("status", "--settings", settings, "--json").json()["followups"]
+    assert any(f["outcome"] == "Satisfait" for f in rows)  # the outcome was read all the same
