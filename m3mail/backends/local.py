@@ -356,7 +356,11 @@ class LocalBackend(Backend):
 
     @_translated("file message")
     def file(self, mailbox: str, folder: tuple[str, ...], mail: MailSpec) -> str:
-        stored = self._stored(mailbox, folder, mail.key) or self._deliver(mailbox, folder, mail, seen=True)
+        try:
+            stored = self._stored(mailbox, folder, mail.key) or self._deliver(mailbox, folder, mail, seen=True)
+        except OSError as e:  # a client folder's name is client data: name the folder root only
+            root = self.folder_path(mailbox, folder[:1])
+            raise MailboxUnavailable(mailbox, "file message", f"{root}/...: {e.strerror or e}") from e
         return stored.id
 
     @_translated("notify")

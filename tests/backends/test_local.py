@@ -556,3 +556,14 @@ def test_a_broken_event_is_a_backend_error_naming_the_adviser(tmp_path: Path) ->
     write_calendar(backend, cal)
     with pytest.raises(BackendError, match=f"{ADVISER}: read calendar failed"):
         backend.events(ADVISER, at(7, 0), at(8, 0))
+
+
+def test_a_filing_error_names_the_mailbox_and_folder_root_but_not_the_client(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path, [ADVISER])
+    blocked = backend.folder_path(ADVISER, ("Clients", "DUPONT Jeanne (C77)"))
+    blocked.parent.mkdir(parents=True)
+    blocked.write_text("a file where the client folder should be")
+    with pytest.raises(MailboxUnavailable) as caught:
+        backend.file(ADVISER, ("Clients", "DUPONT Jeanne (C77)"), mail())
+    assert ADVISER in str(caught.value) and "Clients" in str(caught.value)
+    assert "DUPONT" not in str(caught.value) and "Jeanne" not in str(caught.value)
