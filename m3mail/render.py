@@ -364,14 +364,16 @@ _MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!])")
 
 def _readable_link(m: re.Match[str]) -> str:
     text, url = m[1], m[2]
-    if url.startswith(("tel:", "mailto:")) or text == url or text == url.split(":", 1)[-1]:
+    if url.startswith("tel:"):  # calendar apps make a tel: URI in a plain-text description clickable
+        return f"{text} ({url})"
+    if url.startswith("mailto:") or text == url or text == url.split(":", 1)[-1]:
         return text
     return f"{text} ({url})"
 
 
 def html_to_text(html: str) -> str:
     """The plain-text alternative of an HTML page: no line wrapping, no Markdown marks, links as
-    ``text (https://...)`` (a phone or email link shows just its text)."""
+    ``text (https://...)`` and ``06 12 34 56 78 (tel:+33612345678)`` (an email link shows just its text)."""
     converter = html2text.HTML2Text(bodywidth=0)
     converter.unicode_snob = True  # keep "é" and "€" (not "e" and "EUR")
     converter.ignore_images = True

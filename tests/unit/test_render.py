@@ -96,6 +96,7 @@ def test_call_subject(renderer, client, contracts, subject):
 def test_brief_has_the_phone_as_a_tel_link_and_the_client_details(renderer):
     brief = renderer.brief(followup(AUTO), ADVISER)
     assert '<a href="tel:+33612345678">06 12 34 56 78</a>' in brief.html
+    assert "06 12 34 56 78 (tel:+33612345678)" in brief.text  # the .ics description keeps the link
     assert "06 12 34 56 78" in brief.text
     assert "marie.dupont@example.fr" in brief.text
     assert "3 rue Pasteur, 69100 Villeurbanne" in brief.text
@@ -501,6 +502,7 @@ def test_html_to_text_keeps_links_readable():
         '(<a href="https://example.fr">https://example.fr</a>).</p><ul><li>- un tiret</li></ul><p>1. un</p>'
     )
     assert html_to_text(html) == (
-        "Appelez le 06 12 34 56 78, écrivez à a@example.fr ou voyez l'aide (https://example.fr/aide) "
+        "Appelez le 06 12 34 56 78 (tel:+33612345678), écrivez à a@example.fr "
+        "ou voyez l'aide (https://example.fr/aide) "
         "(https://example.fr).\n\n  - - un tiret\n\n1. un\n"
     )
