@@ -55,6 +55,24 @@ class Mailbox:
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
     transactions: dict[str, str] = field(default_factory=dict)  # transactionId -> event id
     categories: dict[str, dict[str, Any]] = field(default_factory=dict)
+    folders: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> folder (parentFolderId links)
+    messages: dict[str, dict[str, Any]] = field(default_factory=dict)  # immutable id -> message
+
+    def __post_init__(self) -> None:
+        root = {"id": "msgfolderroot-" + uuid.uuid4().hex[:8], "displayName": "Top of Information Store",
+                "parentFolderId": None, "_wellknown": "msgfolderroot"}  # fmt: skip
+        self.folders[root["id"]] = root
+        for wellknown, name in (("inbox", "Inbox"), ("sentitems", "Sent Items"), ("drafts", "Drafts")):
+            folder_id = f"{wellknown}-{uuid.uuid4().hex[:8]}"
+            self.folders[folder_id] = {"id": folder_id, "displayName": name, "parentFolderId": root["id"],
+                                       "_wellknown": wellknown}  # fmt: skip
+
+    def folder(self, ref: str) -> dict[str, Any]:
+        """A folder by id or by well-known name (inbox, sentitems, drafts, msgfolderroot)."""
+        for folder in self.folders.values():
+            if folder["id"] == ref or folder.get("_wellknown") == ref.lower():
+                return folder
+        raise GraphError(404, "ErrorInvalidIdMalformed", "Id is malformed.")
 
 
 @dataclass
@@ -201,6 +219,123 @@ class GraphEmulator:
             raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
         return event
 
+    # --- Graph: mail folders and messages ---------------------------------------------------------------------
+
+    def child_folders(self, user: str, parent: str, query: dict[str, str], path: str) -> Reply:
+        box = self.mailbox(user)
+        parent_id = box.folder(parent)["id"]
+        folders = [f for f in box.folders.values() if f["parentFolderId"] == parent_id]
+        if flt := query.get("$filter"):
+            m = re.fullmatch(r"displayName eq '((?:[^']|'')*)'", flt.strip())
+            if not m:
+                raise GraphError(400, "ErrorInvalidUrlQueryFilter", f"The filter is not supported: {flt}")
+            folders = [f for f in folders if f["displayName"].lower() == m[1].replace("''", "'").lower()]
+        return self._page(folders, query, path)
+
+    def create_folder(self, user: str, parent: str, body: dict[str, Any]) -> Reply:
+        box = self.mailbox(user)
+        parent_id = box.folder(parent)["id"]
+        name = str((body or {}).get("displayName", ""))
+        if any(f["parentFolderId"] == parent_id and f["displayName"].lower() == name.lower()
+               for f in box.folders.values()):  # fmt: skip
+            # the code is documented (EWS); the status is not: Exchange has been seen answering 409
+            raise GraphError(409, "ErrorFolderExists", "A folder with the specified name already exists.")
+        folder = {"id": self._new_id("AAMkFo"), "displayName": name, "parentFolderId": parent_id}
+        box.folders[folder["id"]] = folder
+        return Reply(201, folder)
+
+    def create_message(self, user: str, folder: str | None, body: dict[str, Any], prefer: str) -> Reply:
+        """A draft in Drafts (POST /messages), or a message in a folder: a draft too, unless the message flags
+        property (PR_MESSAGE_FLAGS, "Integer 0x0E07") says read (1), which makes it a sent-looking item."""
+        box = self.mailbox(user)
+        flags = next((p.get("value") for p in body.get("singleValueExtendedProperties", [])
+                      if p.get("id", "").lower() == "integer 0x0e07"), None)  # fmt: skip
+        message = {"id": self._new_id("AAMkMs"), "internetMessageId": f"<{uuid.uuid4().hex}@emulator.example>",
+                   "conversationId": self._new_id("AAQkCv"), "isDraft": flags is None, "isRead": flags is not None,
+                   "createdDateTime": _now(), "receivedDateTime": _now(), **body}  # fmt: skip
+        message["_folder"] = box.folder(folder or "drafts")["id"]
+        box.messages[message["id"]] = message
+        return Reply(201, self._shown(message, prefer))
+
+    def send_draft(self, user: str, message_id: str) -> Reply:
+        box = self.mailbox(user)
+        message = self._message(box, message_id)
+        if not message.get("isDraft"):
+            raise GraphError(400, "ErrorInvalidOperation", "Only a draft can be sent.")
+        message.update(isDraft=False, isRead=True, sentDateTime=_now(), _folder=box.folder("sentitems")["id"])
+        self._moved(message)
+        return Reply(202)
+
+    def copy_or_move(self, user: str, message_id: str, body: dict[str, Any], prefer: str, move: bool) -> Reply:
+        box = self.mailbox(user)
+        message = self._message(box, message_id)
+        target = box.folder(str(body.get("destinationId") or body.get("DestinationId") or ""))["id"]
+        if move:
+            message["_folder"] = target
+            self._moved(message)
+            return Reply(201, self._shown(message, prefer))
+        copy = {**message, "id": self._new_id("AAMkMs"), "_folder": target}
+        copy.pop("_rest", None)
+        box.messages[copy["id"]] = copy
+        return Reply(201, self._shown(copy, prefer))
+
+    def list_messages(self, user: str, folder: str | None, query: dict[str, str], path: str, prefer: str) -> Reply:
+        box = self.mailbox(user)
+        items = list(box.messages.values())
+        if folder is not None:
+            folder_id = box.folder(folder)["id"]
+            items = [m for m in items if m["_folder"] == folder_id]
+        if flt := query.get("$filter"):
+            items = [m for m in items if _message_matches(m, flt)]
+        page = self._page(sorted(items, key=lambda m: m["receivedDateTime"]), query, path)
+        page.body["value"] = [self._shown(m, prefer) for m in page.body["value"]]
+        return page
+
+    def get_message(self, user: str, message_id: str, prefer: str) -> Reply:
+        return Reply(200, self._shown(self._message(self.mailbox(user), message_id), prefer))
+
+    # --- what clients and their mail servers do, for the tests ---------------------------------------------
+
+    def client_reply(self, user: str, message_id: str, text: str) -> dict[str, Any]:
+        """The client answers a message: a new message in the Inbox, in the same conversation."""
+        box = self.mailbox(user)
+        original = self._message(box, message_id)
+        to = (original.get("toRecipients") or [{"emailAddress": {"address": "client@example.com"}}])[0]
+        reply = {"id": self._new_id("AAMkMs"), "internetMessageId": f"<{uuid.uuid4().hex}@client.example>",
+                 "conversationId": original["conversationId"], "subject": "RE: " + original.get("subject", ""),
+                 "from": to, "toRecipients": [{"emailAddress": {"address": user}}], "isDraft": False,
+                 "isRead": False, "body": {"contentType": "text", "content": text},
+                 "receivedDateTime": _now(), "_folder": box.folder("inbox")["id"]}  # fmt: skip
+        box.messages[reply["id"]] = reply
+        return reply
+
+    def bounce(self, user: str, message_id: str) -> dict[str, Any]:
+        """Exchange's non-delivery report: in the Inbox, threaded into the original's conversation."""
+        reply = self.client_reply(user, message_id, "Delivery has failed to these recipients or groups.")
+        sender = f"MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@{user.split('@')[-1]}"
+        reply["subject"] = "Undeliverable: " + reply["subject"].removeprefix("RE: ")
+        reply["from"] = {"emailAddress": {"name": "Microsoft Outlook", "address": sender}}
+        return reply
+
+    def _message(self, box: Mailbox, message_id: str) -> dict[str, Any]:
+        for message in box.messages.values():
+            if message_id in (message["id"], message.get("_rest")):
+                return message
+        raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+
+    @staticmethod
+    def _moved(message: dict[str, Any]) -> None:
+        """Without immutable ids, an item gets a new id when it changes folder (shared/graph README)."""
+        message["_rest"] = f"AAMkMv{uuid.uuid4().hex}"
+
+    @staticmethod
+    def _shown(message: dict[str, Any], prefer: str) -> dict[str, Any]:
+        shown = dict(message)
+        if "_rest" in message and 'IdType="ImmutableId"' not in prefer:
+            shown["id"] = message["_rest"]
+        shown["parentFolderId"] = message["_folder"]
+        return shown
+
     # --- helpers ----------------------------------------------------------------------------------------------
 
     def _page(self, items: list[dict[str, Any]], query: dict[str, str], path: str) -> Reply:
@@ -255,6 +390,20 @@ _EXT_FILTER = re.compile(
     r"(?:\1/value\s+eq\s+'(?P<eq>[^']*)'|startswith\(\s*\1/value\s*,\s*'(?P<prefix>[^']*)'\s*\))\s*\)",
     re.IGNORECASE,
 )
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _message_matches(message: dict[str, Any], expression: str) -> bool:
+    """The message filters the backend sends: by extended property, conversation, or received since."""
+    expression = expression.strip()
+    if m := re.fullmatch(r"conversationId eq '([^']*)'", expression):
+        return message.get("conversationId") == m[1]
+    if m := re.fullmatch(r"receivedDateTime ge (\S+)", expression):
+        return message.get("receivedDateTime", "") >= m[1]
+    return _matches(message, expression)
 
 
 def _matches(event: dict[str, Any], expression: str) -> bool:
@@ -351,6 +500,25 @@ class _Handler(BaseHTTPRequestHandler):
                 return g.delete_event(m[1], m[2])
         if (m := re.fullmatch(r"/users/([^/]+)/(?:calendar/)?calendarView", path)) and method == "GET":
             return g.calendar_view(m[1], query, full)
+        prefer = self.headers.get("Prefer", "")
+        if m := re.fullmatch(r"/users/([^/]+)/mailFolders(?:/([^/]+)/childFolders)?", path):
+            parent = m[2] or "msgfolderroot"
+            if method == "GET":
+                return g.child_folders(m[1], parent, query, full)
+            if method == "POST":
+                return g.create_folder(m[1], parent, body or {})
+        if m := re.fullmatch(r"/users/([^/]+)(?:/mailFolders/([^/]+))?/messages", path):
+            if method == "POST":
+                return g.create_message(m[1], m[2], body or {}, prefer)
+            if method == "GET":
+                return g.list_messages(m[1], m[2], query, full, prefer)
+        if m := re.fullmatch(r"/users/([^/]+)/messages/([^/]+)/(send|copy|move)", path):
+            if method == "POST" and m[3] == "send":
+                return g.send_draft(m[1], m[2])
+            if method == "POST":
+                return g.copy_or_move(m[1], m[2], body or {}, prefer, move=m[3] == "move")
+        if (m := re.fullmatch(r"/users/([^/]+)/messages/([^/]+)", path)) and method == "GET":
+            return g.get_message(m[1], m[2], prefer)
         if m := re.fullmatch(r"/users/([^/]+)/outlook/masterCategories", path):
             if method == "GET":
                 return g.categories(m[1])
