@@ -29,8 +29,9 @@ class Action:
 
     kind = "action"
 
-    def perform(self, backend: Backend) -> object:
-        """Do it on the backend (idempotent on ``key``); returns what the backend returned."""
+    def perform(self, backend: Backend, *, resume: bool = False) -> object:
+        """Do it on the backend (idempotent on ``key``; ``resume`` when an earlier try may have reached it);
+        returns what the backend returned."""
         raise NotImplementedError
 
     def after(self, result: object, now: datetime) -> FollowUp | None:
@@ -51,7 +52,7 @@ class Update(Action):
     detail: str = ""
     kind = "update"
 
-    def perform(self, backend: Backend) -> object:
+    def perform(self, backend: Backend, *, resume: bool = False) -> object:
         return None
 
     def after(self, result: object, now: datetime) -> FollowUp | None:
@@ -66,7 +67,7 @@ class EnsureCategories(Action):
     colours: Mapping[str, str] = field(default_factory=dict)
     kind = "categories"
 
-    def perform(self, backend: Backend) -> object:
+    def perform(self, backend: Backend, *, resume: bool = False) -> object:
         backend.ensure_categories(self.mailbox, self.colours)
         return None
 
@@ -76,9 +77,9 @@ class BookCall(Action):
     call: CallSpec | None = None
     kind = "book"
 
-    def perform(self, backend: Backend) -> object:
+    def perform(self, backend: Backend, *, resume: bool = False) -> object:
         assert self.call is not None
-        return backend.create_call(self.mailbox, self.call)
+        return backend.create_call(self.mailbox, self.call, resume=resume)
 
     def after(self, result: object, now: datetime) -> FollowUp | None:
         assert self.follow_up is not None and self.call is not None
@@ -96,9 +97,9 @@ class SendEmail(Action):
     mail: MailSpec | None = None
     kind = "email"
 
-    def perform(self, backend: Backend) -> object:
+    def perform(self, backend: Backend, *, resume: bool = False) -> object:
         assert self.mail is not None
-        return backend.send(self.mailbox, self.mail)
+        return backend.send(self.mailbox, self.mail, resume=resume)
 
     def after(self, result: object, now: datetime) -> FollowUp | None:
         assert self.follow_up is not None and isinstance(result, SentMail)
@@ -115,9 +116,9 @@ class FileMail(Action):
     new: FollowUp | None = None  # the follow-up once filed, when filing changes it (letter, record)
     kind = "file"
 
-    def perform(self, backend: Backend) -> object:
+    def perform(self, backend: Backend, *, resume: bool = False) -> object:
         assert self.mail is not None
-        return backend.file(self.mailbox, self.folder, self.mail)
+        return backend.file(self.mailbox, self.folder, self.mail, resume=resume)
 
     def after(self, result: object, now: datetime) -> FollowUp | None:
         return self.new
@@ -133,9 +134,9 @@ class Notify(Action):
     mail: MailSpec | None = None
     kind = "notify"
 
-    def perform(self, backend: Backend) -> object:
+    def perform(self, backend: Backend, *, resume: bool = False) -> object:
         assert self.mail is not None
-        return backend.notify(self.mailbox, self.mail)
+        return backend.notify(self.mailbox, self.mail, resume=resume)
 
     def describe(self) -> str:
         return f"{super().describe()} {self.event}"

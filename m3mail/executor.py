@@ -80,13 +80,14 @@ class Executor:
         fid = action.follow_up.id if action.follow_up else None
         if isinstance(action, Update):
             return self._update(action)
-        if self.store.action_status(action.key) == "done":
+        prior = self.store.action_status(action.key)
+        if prior == "done":
             return None  # made by an earlier run; its follow-up was saved with it
         self.store.intend(action.key, fid, action.kind, action.mailbox, self.clock())
         try:
             if isinstance(action, SendEmail) and self.limit is not None:
                 self.limit.wait(action.mailbox)
-            result = action.perform(self.backend)
+            result = action.perform(self.backend, resume=prior is not None)  # tried before: look first
             new = action.after(result, self.clock())
         except M3MailError as e:
             self.store.failed(action.key, self.clock(), str(e))

@@ -3,9 +3,11 @@
 A backend only translates between these values (m3mail.models) and its storage (``.ics`` and Maildir files,
 Microsoft Graph). Bookkeeping, retries policy and state live outside it, once.
 
-Every write takes a ``key`` and is idempotent on it: called again with the same key (after a crash, a retry,
-a second run), it finds what it made the first time and returns it, and never makes a second event, message or
-folder. The executor records the key before calling, so that a run killed at any point is finished by the next.
+Every write takes a ``key`` and is idempotent on it: called again with the same key and ``resume=True`` (after a
+crash, a failed try, a killed run), it finds what it made the first time and returns it, and never makes a second
+event, message or folder. The executor records the key before calling, so that a run killed at any point is
+finished by the next, and passes ``resume=True`` whenever an earlier try may have reached the backend; a first
+try (``resume=False``) may skip the look-up where looking costs a request (Microsoft Graph).
 
 Errors: every method raises ``BackendError`` (``retryable`` for throttling, 5xx and resets, which a later
 attempt may cure) or its subclass ``MailboxUnavailable`` (the adviser's calendar or mailbox does not exist, or
@@ -52,7 +54,7 @@ class Backend(ABC):
         notes: one read per adviser and run. A key absent from the result is an event the adviser deleted."""
 
     @abstractmethod
-    def create_call(self, adviser: str, call: CallSpec) -> CalendarEvent:
+    def create_call(self, adviser: str, call: CallSpec, *, resume: bool = False) -> CalendarEvent:
         """Create the call event, or return the one already made with ``call.key``."""
 
     @abstractmethod
@@ -67,7 +69,7 @@ class Backend(ABC):
     # --- mail --------------------------------------------------------------------------------------------
 
     @abstractmethod
-    def send(self, adviser: str, mail: MailSpec) -> SentMail:
+    def send(self, adviser: str, mail: MailSpec, *, resume: bool = False) -> SentMail:
         """Send ``mail`` from the adviser's mailbox (a copy kept in Sent), or return the message already sent
         with ``mail.key``. A message prepared but not sent by a crash is sent, never twice."""
 
@@ -80,12 +82,12 @@ class Backend(ABC):
         """Messages received in the adviser's Inbox since ``since``, bounces (delivery reports) flagged."""
 
     @abstractmethod
-    def file(self, mailbox: str, folder: tuple[str, ...], mail: MailSpec) -> str:
+    def file(self, mailbox: str, folder: tuple[str, ...], mail: MailSpec, *, resume: bool = False) -> str:
         """Put a copy of ``mail`` as a read message in ``folder`` (a path, e.g. ('Clients', 'DUPONT Jean
         (C1)')) of ``mailbox``, creating missing folders once; idempotent on ``mail.key``. Returns its id."""
 
     @abstractmethod
-    def notify(self, adviser: str, mail: MailSpec) -> str:
+    def notify(self, adviser: str, mail: MailSpec, *, resume: bool = False) -> str:
         """Put ``mail`` in the adviser's own Inbox, unread (a digest, a note to act on); idempotent."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default

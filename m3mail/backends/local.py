@@ -181,7 +181,7 @@ class LocalBackend(Backend):
         return found
 
     @_translated("create call")
-    def create_call(self, adviser: str, call: CallSpec) -> CalendarEvent:
+    def create_call(self, adviser: str, call: CallSpec, *, resume: bool = False) -> CalendarEvent:
         raw = self._read(adviser)
         if (made := _find_call(self._parse(adviser, raw), call.key)) is not None:
             return self._event_value(made)
@@ -329,7 +329,7 @@ class LocalBackend(Backend):
     # --- mail ----------------------------------------------------------------------------------------------
 
     @_translated("send")
-    def send(self, adviser: str, mail: MailSpec) -> SentMail:
+    def send(self, adviser: str, mail: MailSpec, *, resume: bool = False) -> SentMail:
         stored = self._stored(adviser, (SENT,), mail.key) or self._deliver(adviser, (SENT,), mail, seen=True)
         return SentMail(stored.id, stored.message_id, stored.date)
 
@@ -355,7 +355,7 @@ class LocalBackend(Backend):
         return sorted(found, key=lambda m: m.received_at)
 
     @_translated("file message")
-    def file(self, mailbox: str, folder: tuple[str, ...], mail: MailSpec) -> str:
+    def file(self, mailbox: str, folder: tuple[str, ...], mail: MailSpec, *, resume: bool = False) -> str:
         try:
             stored = self._stored(mailbox, folder, mail.key) or self._deliver(mailbox, folder, mail, seen=True)
         except OSError as e:  # a client folder's name is client data: name the folder root only
@@ -364,7 +364,7 @@ class LocalBackend(Backend):
         return stored.id
 
     @_translated("notify")
-    def notify(self, adviser: str, mail: MailSpec) -> str:
+    def notify(self, adviser: str, mail: MailSpec, *, resume: bool = False) -> str:
         stored = self._stored(adviser, (INBOX,), mail.key) or self._deliver(adviser, (INBOX,), mail, seen=False)
         return stored.id
 

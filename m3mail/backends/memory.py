@@ -57,7 +57,7 @@ class MemoryBackend(Backend):
         wanted = set(keys)
         return {e.key: e for e in self._calendar(adviser, "calls").values() if e.key in wanted}
 
-    def create_call(self, adviser: str, call: CallSpec) -> CalendarEvent:
+    def create_call(self, adviser: str, call: CallSpec, *, resume: bool = False) -> CalendarEvent:
         calendar = self._calendar(adviser, "create_call")
         existing = self._call(adviser, call.key)
         if existing is not None:
@@ -74,7 +74,7 @@ class MemoryBackend(Backend):
 
     # --- mail ----------------------------------------------------------------------------------------------
 
-    def send(self, adviser: str, mail: MailSpec) -> SentMail:
+    def send(self, adviser: str, mail: MailSpec, *, resume: bool = False) -> SentMail:
         stored = self._store(adviser, SENT, mail, read=True, operation="send")
         return SentMail(stored.id, stored.message_id, stored.at)
 
@@ -87,10 +87,10 @@ class MemoryBackend(Backend):
         found = [m for m in self._received[adviser.lower()] if m.received_at >= since]
         return sorted(found, key=lambda m: m.received_at)
 
-    def file(self, mailbox: str, folder: tuple[str, ...], mail: MailSpec) -> str:
+    def file(self, mailbox: str, folder: tuple[str, ...], mail: MailSpec, *, resume: bool = False) -> str:
         return self._store(mailbox, folder, mail, read=True, operation="file").id
 
-    def notify(self, adviser: str, mail: MailSpec) -> str:
+    def notify(self, adviser: str, mail: MailSpec, *, resume: bool = False) -> str:
         return self._store(adviser, INBOX, mail, read=False, operation="notify").id
 
     # --- the adviser's, the client's and the world's hands -----------------------------------------------

@@ -42,11 +42,11 @@ class Dying(Backend):
     def __init__(self, inner: Backend, at: int, after: bool):
         self.inner, self.at, self.after, self.writes = inner, at, after, 0
 
-    def _write(self, method, *args):
+    def _write(self, method, *args, resume: bool = False):
         self.writes += 1
         if self.writes == self.at and not self.after:
             raise Killed(f"before write {self.at}")
-        result = method(*args)
+        result = method(*args, resume=resume)
         if self.writes == self.at and self.after:
             raise Killed(f"after write {self.at}")
         return result
@@ -57,14 +57,19 @@ class Dying(Backend):
     def calls(self, adviser: str, keys: Collection[str]) -> dict[str, CalendarEvent]:
         return self.inner.calls(adviser, keys)
 
-    def create_call(self, adviser: str, call: CallSpec) -> CalendarEvent:
-        return self._write(self.inner.create_call, adviser, call)
+    def create_call(self, adviser: str, call: CallSpec, *, resume: bool = False) -> CalendarEvent:
+        return self._write(self.inner.create_call, adviser, call, resume=resume)
 
     def ensure_categories(self, adviser: str, colours: Mapping[str, str]) -> None:
-        return self._write(self.inner.ensure_categories, adviser, colours)
+        self.writes += 1  # a write like the others: the process may die around it too
+        if self.writes == self.at and not self.after:
+            raise Killed(f"before write {self.at}")
+        self.inner.ensure_categories(adviser, colours)
+        if self.writes == self.at and self.after:
+            raise Killed(f"after write {self.at}")
 
-    def send(self, adviser: str, mail: MailSpec) -> SentMail:
-        return self._write(self.inner.send, adviser, mail)
+    def send(self, adviser: str, mail: MailSpec, *, resume: bool = False) -> SentMail:
+        return self._write(self.inner.send, adviser, mail, resume=resume)
 
     def find_sent(self, adviser: str, key: str) -> SentMail | None:
         return self.inner.find_sent(adviser, key)
@@ -72,11 +77,11 @@ class Dying(Backend):
     def inbox(self, adviser: str, since: datetime) -> list[InboundMail]:
         return self.inner.inbox(adviser, since)
 
-    def file(self, mailbox: str, folder: tuple[str, ...], mail: MailSpec) -> str:
-        return self._write(self.inner.file, mailbox, folder, mail)
+    def file(self, mailbox: str, folder: tuple[str, ...], mail: MailSpec, *, resume: bool = False) -> str:
+        return self._write(self.inner.file, mailbox, folder, mail, resume=resume)
 
-    def notify(self, adviser: str, mail: MailSpec) -> str:
-        return self._write(self.inner.notify, adviser, mail)
+    def notify(self, adviser: str, mail: MailSpec, *, resume: bool = False) -> str:
+        return self._write(self.inner.notify, adviser, mail, resume=resume)
 
 
 def _export(folder: Path) -> None:

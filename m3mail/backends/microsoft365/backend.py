@@ -61,7 +61,7 @@ class Microsoft365Backend(Backend):
         found = (self._event(e) for e in items)
         return {e.key: e for e in found if e.key in wanted}
 
-    def create_call(self, adviser: str, call: CallSpec) -> CalendarEvent:
+    def create_call(self, adviser: str, call: CallSpec, *, resume: bool = False) -> CalendarEvent:
         """One POST: Graph makes no second event for the same transactionId (a retried create)."""
         body = {
             "subject": call.subject, "transactionId": call.key, "showAs": "busy",
@@ -88,7 +88,7 @@ class Microsoft365Backend(Backend):
 
     # --- mail: the next slice ----------------------------------------------------------------------------
 
-    def send(self, adviser: str, mail: MailSpec) -> SentMail:
+    def send(self, adviser: str, mail: MailSpec, *, resume: bool = False) -> SentMail:
         raise BackendError(adviser, "send", "not available yet on the microsoft365 backend")
 
     def find_sent(self, adviser: str, key: str) -> SentMail | None:
@@ -97,10 +97,10 @@ class Microsoft365Backend(Backend):
     def inbox(self, adviser: str, since: datetime) -> list[InboundMail]:
         raise BackendError(adviser, "read inbox", "not available yet on the microsoft365 backend")
 
-    def file(self, mailbox: str, folder: tuple[str, ...], mail: MailSpec) -> str:
+    def file(self, mailbox: str, folder: tuple[str, ...], mail: MailSpec, *, resume: bool = False) -> str:
         raise BackendError(mailbox, "file message", "not available yet on the microsoft365 backend")
 
-    def notify(self, adviser: str, mail: MailSpec) -> str:
+    def notify(self, adviser: str, mail: MailSpec, *, resume: bool = False) -> str:
         raise BackendError(adviser, "notify", "not available yet on the microsoft365 backend")
 
     # --- HTTP, through O365's connection -------------------------------------------------------------------
