@@ -112,7 +112,8 @@ def read_mail(
     on a letter, silence ends it after the wait. Returns the change and the replies to file."""
     if f.state is not State.EMAILED or not f.email_message_id:
         return None, []
-    related = [m for m in inbox if f.email_message_id in m.in_reply_to]
+    related = [m for m in inbox if f.email_message_id in m.in_reply_to
+               or (f.email_conversation and m.conversation == f.email_conversation)]  # fmt: skip
     replies = [m for m in related if not m.bounce and not m.auto and m.message_id not in f.reply_ids]
     if replies:
         ids = f.reply_ids + tuple(m.message_id for m in replies)

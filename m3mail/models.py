@@ -256,6 +256,7 @@ class SentMail:
     id: str
     message_id: str
     sent_at: datetime | None = None
+    conversation: str = ""  # the backend's thread id, where it has one: replies are found by it
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +302,7 @@ class FollowUp:
     outcome_at: datetime | None = None
     emailed_at: datetime | None = None
     email_message_id: str = ""
+    email_conversation: str = ""  # the backend's thread of the email, where it has one
     letter_at: datetime | None = None
     replied_at: datetime | None = None
     reply_ids: tuple[str, ...] = ()  # Message-IDs of the client's replies, filed

@@ -25,3 +25,14 @@ def graph(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GraphEmulator]:
     emulator.start(folder=tmp_path / "tls")
     yield emulator
     emulator.stop()
+
+
+@pytest.fixture
+def backend(graph: GraphEmulator):
+    """m3mail's Microsoft 365 backend, pointed at the emulator."""
+    from m3mail.backends.microsoft365.backend import Microsoft365Backend
+    from m3mail.backends.microsoft365.connection import GraphAccess
+
+    base = graph.base_url
+    return Microsoft365Backend(GraphAccess(graph.tenant, "m3mail-app", "a-secret", graph_url=base,
+                                           authority_url=base, ca_bundle=str(graph.ca_file)))  # fmt: skip

@@ -250,9 +250,11 @@ class GraphEmulator:
         box = self.mailbox(user)
         flags = next((p.get("value") for p in body.get("singleValueExtendedProperties", [])
                       if p.get("id", "").lower() == "integer 0x0e07"), None)  # fmt: skip
+        bits = None if flags is None else int(flags)  # MSGFLAG_READ = 1, MSGFLAG_UNSENT = 8
         message = {"id": self._new_id("AAMkMs"), "internetMessageId": f"<{uuid.uuid4().hex}@emulator.example>",
-                   "conversationId": self._new_id("AAQkCv"), "isDraft": flags is None, "isRead": flags is not None,
-                   "createdDateTime": _now(), "receivedDateTime": _now(), **body}  # fmt: skip
+                   "conversationId": self._new_id("AAQkCv"), "isDraft": bits is None or bool(bits & 8),
+                   "isRead": bits is None or bool(bits & 1), "createdDateTime": _now(), "receivedDateTime": _now(),
+                   **body}  # fmt: skip
         message["_folder"] = box.folder(folder or "drafts")["id"]
         box.messages[message["id"]] = message
         return Reply(201, self._shown(message, prefer))

@@ -8,21 +8,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from m3mail.backends.base import CATEGORY_COLOURS
-from m3mail.backends.microsoft365.backend import Microsoft365Backend
-from m3mail.backends.microsoft365.connection import GraphAccess
 from m3mail.errors import MailboxUnavailable
 from m3mail.models import CallSpec
 from tests.graph.conftest import ADVISER
-from tests.graph.emulator import GraphEmulator
 
 PARIS = ZoneInfo("Europe/Paris")
-
-
-@pytest.fixture
-def backend(graph: GraphEmulator) -> Microsoft365Backend:
-    base = graph.base_url
-    return Microsoft365Backend(GraphAccess(graph.tenant, "m3mail-app", "a-secret", graph_url=base,
-                                           authority_url=base, ca_bundle=str(graph.ca_file)))  # fmt: skip
 
 
 def call(key: str, start: datetime) -> CallSpec:

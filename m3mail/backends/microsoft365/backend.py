@@ -1,4 +1,4 @@
-"""The backend contract over Microsoft Graph (work in progress: calendars and categories so far).
+"""The backend contract over Microsoft Graph (work in progress: not yet wired into the settings).
 
 Every request goes through O365's authenticated connection (``account.con``): where O365 has no call of its
 own (extended properties, master categories), its raw ``get``/``post`` keep one HTTP stack and one token.
@@ -8,15 +8,18 @@ Graph errors become BackendError with the mailbox, the HTTP status and Graph's e
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Collection, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import html2text
 import requests
 from O365.utils.windows_tz import get_iana_tz
 
+from m3mail.backends import mime
 from m3mail.backends.base import Backend
 from m3mail.backends.microsoft365.connection import GraphAccess, graph_account
 from m3mail.errors import BackendError, MailboxUnavailable
@@ -39,6 +42,7 @@ class Microsoft365Backend(Backend):
         self.tz = ZoneInfo(timezone)
         self.account = graph_account(access)
         self.base = f"{access.graph_url.rstrip('/')}/v1.0"
+        self._folders: dict[tuple[str, tuple[str, ...]], str] = {}
 
     # --- calendars ---------------------------------------------------------------------------------------
 
@@ -86,22 +90,84 @@ class Microsoft365Backend(Backend):
                 if e.status != 409:  # created meanwhile, by a run or a person: it exists, as wanted
                     raise
 
-    # --- mail: the next slice ----------------------------------------------------------------------------
+    # --- mail ---------------------------------------------------------------------------------------------
 
     def send(self, adviser: str, mail: MailSpec, *, resume: bool = False) -> SentMail:
-        raise BackendError(adviser, "send", "not available yet on the microsoft365 backend")
+        """A draft carrying the key, then sent: two requests. Resuming, the sent item or the draft is looked
+        for first, so that a crash between the two never sends twice nor loses the email."""
+        if resume:
+            if (sent := self.find_sent(adviser, mail.key)) is not None:
+                return sent
+            drafts = self._by_key(adviser, "drafts", mail.key)
+            draft = drafts[0] if drafts else None
+        else:
+            draft = None
+        if draft is None:
+            draft = self._request(adviser, "create draft", "post", self._url(adviser, "/messages"),
+                                  data=_message(mail, flags=None))  # fmt: skip
+        self._request(adviser, "send", "post", self._url(adviser, f"/messages/{draft['id']}/send"))
+        return SentMail(draft["id"], draft.get("internetMessageId", ""), None, draft.get("conversationId", ""))
 
     def find_sent(self, adviser: str, key: str) -> SentMail | None:
-        raise BackendError(adviser, "find sent message", "not available yet on the microsoft365 backend")
+        found = self._by_key(adviser, "sentitems", key)
+        if not found:
+            return None
+        item = found[0]
+        sent_at = (
+            datetime.fromisoformat(item["sentDateTime"].replace("Z", "+00:00")) if item.get("sentDateTime") else None
+        )
+        return SentMail(item["id"], item.get("internetMessageId", ""), sent_at, item.get("conversationId", ""))
 
     def inbox(self, adviser: str, since: datetime) -> list[InboundMail]:
-        raise BackendError(adviser, "read inbox", "not available yet on the microsoft365 backend")
+        params = {"$filter": f"receivedDateTime ge {_utc(since)}", "$expand": _EXPAND, "$top": "100",
+                  "$select": "id,internetMessageId,conversationId,subject,from,body,receivedDateTime,"
+                             "internetMessageHeaders"}  # fmt: skip
+        items = self._all(adviser, "read inbox", self._url(adviser, "/mailFolders/inbox/messages"), params)
+        return [_inbound(item) for item in items if not _key_of(item)]  # m3mail's own notes are not replies
 
     def file(self, mailbox: str, folder: tuple[str, ...], mail: MailSpec, *, resume: bool = False) -> str:
-        raise BackendError(mailbox, "file message", "not available yet on the microsoft365 backend")
+        """A read, non-draft message in the folder (created once, with its parents)."""
+        folder_id = self._folder(mailbox, folder)
+        if resume and (found := self._by_key(mailbox, folder_id, mail.key)):
+            return found[0]["id"]
+        url = self._url(mailbox, f"/mailFolders/{folder_id}/messages")
+        return self._request(mailbox, "file message", "post", url, data=_message(mail, flags=1))["id"]
 
     def notify(self, adviser: str, mail: MailSpec, *, resume: bool = False) -> str:
-        raise BackendError(adviser, "notify", "not available yet on the microsoft365 backend")
+        """An unread message in the adviser's Inbox (not a draft: its flags say received, unread)."""
+        if resume and (found := self._by_key(adviser, "inbox", mail.key)):
+            return found[0]["id"]
+        url = self._url(adviser, "/mailFolders/inbox/messages")
+        return self._request(adviser, "notify", "post", url, data=_message(mail, flags=0))["id"]
+
+    def _by_key(self, mailbox: str, folder: str, key: str) -> list[dict[str, Any]]:
+        flt = f"singleValueExtendedProperties/Any(ep: ep/id eq '{KEY_PROPERTY}' and ep/value eq '{_quote(key)}')"
+        params = {"$filter": flt, "$select": "id,internetMessageId,conversationId,sentDateTime", "$top": "10"}
+        return list(self._all(mailbox, "find message", self._url(mailbox, f"/mailFolders/{folder}/messages"), params))
+
+    def _folder(self, mailbox: str, path: tuple[str, ...]) -> str:
+        """The id of a folder path under the mailbox's root, creating what is missing; cached per backend."""
+        parent = "msgfolderroot"
+        for depth in range(1, len(path) + 1):
+            cached = self._folders.get((mailbox, path[:depth]))
+            if cached is None:
+                cached = self._child_folder(mailbox, parent, path[depth - 1])
+                self._folders[(mailbox, path[:depth])] = cached
+            parent = cached
+        return parent
+
+    def _child_folder(self, mailbox: str, parent: str, name: str) -> str:
+        url = self._url(mailbox, f"/mailFolders/{parent}/childFolders")
+        params = {"$filter": f"displayName eq '{_quote(name)}'"}
+        found = list(self._all(mailbox, "find folder", url, params))
+        if found:
+            return found[0]["id"]
+        try:
+            return self._request(mailbox, "create folder", "post", url, data={"displayName": name})["id"]
+        except BackendError as e:
+            if e.code != "ErrorFolderExists":  # made meanwhile: the folder is there, as wanted
+                raise
+        return next(iter(self._all(mailbox, "find folder", url, params)))["id"]
 
     # --- HTTP, through O365's connection -------------------------------------------------------------------
 
@@ -130,8 +196,7 @@ class Microsoft365Backend(Backend):
         return iter(items)
 
     def _event(self, item: dict[str, Any]) -> CalendarEvent:
-        key = next((p.get("value") for p in item.get("singleValueExtendedProperties", [])
-                    if p.get("id") == KEY_PROPERTY), None)  # fmt: skip
+        key = _key_of(item)
         body = item.get("body") or {}
         return CalendarEvent(
             id=item["id"], start=_instant(item["start"]), end=_instant(item["end"]), subject=item.get("subject", ""),
@@ -172,3 +237,58 @@ def _instant(value: dict[str, str]) -> datetime:
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo(str(get_iana_tz(name)))
     return datetime.fromisoformat(value["dateTime"][:19]).replace(tzinfo=zone)
+
+
+def _key_of(item: dict[str, Any]) -> str | None:
+    return next((p.get("value") for p in item.get("singleValueExtendedProperties", [])
+                 if p.get("id") == KEY_PROPERTY), None)  # fmt: skip
+
+
+def _quote(text: str) -> str:
+    """A string literal inside an OData filter: single quotes doubled."""
+    return text.replace("'", "''")
+
+
+def _message(mail: MailSpec, *, flags: int | None) -> dict[str, Any]:
+    """A Graph message. ``flags`` (PR_MESSAGE_FLAGS): None for a draft to send, 1 for a read filed copy, 0 for
+    an unread note; without the property a message created in a folder is a draft."""
+    properties = [{"id": KEY_PROPERTY, "value": mail.key}]
+    if flags is not None:
+        properties.append({"id": "Integer 0x0E07", "value": str(flags)})
+    message: dict[str, Any] = {
+        "subject": mail.subject, "body": {"contentType": "HTML", "content": mail.html or mail.text},
+        "toRecipients": [{"emailAddress": {"address": a}} for a in mail.to],
+        "singleValueExtendedProperties": properties,
+    }  # fmt: skip
+    if flags is not None:  # a copy or a note: say who wrote it
+        message["from"] = {"emailAddress": {"address": mail.sender, "name": mail.sender_name or mail.sender}}
+    if mail.attachments:
+        message["attachments"] = [
+            {"@odata.type": "#microsoft.graph.fileAttachment", "name": name, "contentType": kind,
+             "contentBytes": base64.b64encode(data).decode()}
+            for name, kind, data in mail.attachments
+        ]  # fmt: skip
+    return message
+
+
+_BOUNCE_SENDERS = ("microsoftexchange", "mailer-daemon", "postmaster")
+_BOUNCE_SUBJECTS = ("undeliverable:", "non remis", "delivery status notification", "mail delivery failed")
+_AUTO_SUBJECTS = ("automatic reply:", "réponse automatique", "absence du bureau", "out of office")
+
+
+def _inbound(item: dict[str, Any]) -> InboundMail:
+    headers = {h.get("name", "").lower(): h.get("value", "") for h in item.get("internetMessageHeaders") or []}
+    sender = ((item.get("from") or {}).get("emailAddress") or {}).get("address", "").lower()
+    subject = item.get("subject") or ""
+    bounce = sender.startswith(_BOUNCE_SENDERS) or subject.lower().startswith(_BOUNCE_SUBJECTS)
+    auto = headers.get("auto-submitted", "no").lower() != "no" or subject.lower().startswith(_AUTO_SUBJECTS)
+    refs = mime.ids(f"{headers.get('in-reply-to', '')} {headers.get('references', '')}")
+    body = item.get("body") or {}
+    text = str(body.get("content", ""))
+    return InboundMail(
+        id=item["id"], message_id=item.get("internetMessageId", ""), sender=sender, subject=subject,
+        text=text if body.get("contentType", "text").lower() == "text" else html2text.html2text(text),
+        html=text if body.get("contentType", "").lower() == "html" else "",
+        received_at=datetime.fromisoformat(item["receivedDateTime"].replace("Z", "+00:00")),
+        in_reply_to=tuple(refs), conversation=item.get("conversationId", ""), bounce=bounce, auto=auto and not bounce,
+    )  # fmt: skip

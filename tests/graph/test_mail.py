@@ -1,0 +1,61 @@
+"""The Microsoft 365 backend's mail half, through O365 and msal, against the emulator."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from m3mail.backends.microsoft365.backend import Microsoft365Backend, _message
+from m3mail.models import MailSpec
+from tests.graph.conftest import ADVISER
+from tests.graph.emulator import GraphEmulator
+
+EARLIER = datetime.now(UTC) - timedelta(hours=1)
+
+
+def mail(key: str = "M3-C1-20261118#email") -> MailSpec:
+    return MailSpec(key, ADVISER, ("client@example.com",), "Votre contrat Auto", "Bonjour", "<p>Bonjour</p>",
+                    sender_name="Claire Martin")  # fmt: skip
+
+
+def test_an_email_is_a_draft_then_sent_and_a_resumed_send_never_sends_twice(backend, graph: GraphEmulator) -> None:
+    sent = backend.send(ADVISER, mail())
+    assert sent.message_id and sent.conversation
+    again = backend.send(ADVISER, mail(), resume=True)  # the executor resumes an action it may have done
+    assert again.id == sent.id and again.message_id == sent.message_id
+    box = graph.mailbox(ADVISER)
+    sent_items = [m for m in box.messages.values() if m["_folder"] == box.folder("sentitems")["id"]]
+    assert len(sent_items) == 1 and sent_items[0]["isDraft"] is False
+
+
+def test_a_draft_left_by_a_crash_is_sent_not_duplicated(backend, graph: GraphEmulator) -> None:
+    graph.create_message(ADVISER, None, backend_message(mail()), 'IdType="ImmutableId"')  # made, then the crash
+    backend.send(ADVISER, mail(), resume=True)
+    box = graph.mailbox(ADVISER)
+    assert len(box.messages) == 1 and next(iter(box.messages.values()))["isDraft"] is False
+
+
+def test_filing_creates_the_folders_once_and_files_read_non_draft_messages(backend, graph: GraphEmulator) -> None:
+    folder = ("Clients", "DUPONT Jean (C1)")
+    backend.file(ADVISER, folder, mail("M3-C1-20261118#record"))
+    fresh = Microsoft365Backend(backend.access)  # a new run: no cached folder ids
+    fresh.file(ADVISER, folder, mail("M3-C1-20261118#file-email"))
+    assert fresh.file(ADVISER, folder, mail("M3-C1-20261118#record"), resume=True) is not None
+    box = graph.mailbox(ADVISER)
+    names = [f["displayName"] for f in box.folders.values()]
+    assert names.count("Clients") == 1 and names.count("DUPONT Jean (C1)") == 1
+    filed = [m for m in box.messages.values() if m["_folder"] != box.folder("sentitems")["id"]]
+    assert len(filed) == 2 and all(m["isDraft"] is False and m["isRead"] is True for m in filed)
+
+
+def test_replies_and_bounces_are_found_by_conversation_notes_are_not(backend, graph: GraphEmulator) -> None:
+    sent = backend.send(ADVISER, mail())
+    graph.client_reply(ADVISER, sent.id, "STOP")
+    graph.bounce(ADVISER, sent.id)
+    backend.notify(ADVISER, mail("digest:a:2026-11-25"))
+    found = backend.inbox(ADVISER, EARLIER)
+    assert sorted((m.bounce, m.conversation == sent.conversation) for m in found) == [(False, True), (True, True)]
+    assert any(m.text.strip() == "STOP" for m in found)
+
+
+def backend_message(spec: MailSpec) -> dict:
+    return _message(spec, flags=None)
