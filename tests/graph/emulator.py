@@ -298,22 +298,31 @@ class GraphEmulator:
 
     # --- what clients and their mail servers do, for the tests ---------------------------------------------
 
-    def client_reply(self, user: str, message_id: str, text: str) -> dict[str, Any]:
-        """The client answers a message: a new message in the Inbox, in the same conversation."""
+    def client_reply(self, user: str, message_id: str, text: str, *, subject: str = "",
+                     when: datetime | None = None) -> dict[str, Any]:  # fmt: skip
+        """The client answers a message: a new message in the Inbox, in the same conversation, its headers
+        pointing at the original (In-Reply-To, References) as mail clients write them."""
         box = self.mailbox(user)
         original = self._message(box, message_id)
+        received = (when or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         to = (original.get("toRecipients") or [{"emailAddress": {"address": "client@example.com"}}])[0]
         reply = {"id": self._new_id("AAMkMs"), "internetMessageId": f"<{uuid.uuid4().hex}@client.example>",
                  "conversationId": original["conversationId"], "subject": "RE: " + original.get("subject", ""),
                  "from": to, "toRecipients": [{"emailAddress": {"address": user}}], "isDraft": False,
                  "isRead": False, "body": {"contentType": "text", "content": text},
-                 "receivedDateTime": _now(), "_folder": box.folder("inbox")["id"]}  # fmt: skip
+                 "receivedDateTime": received, "_folder": box.folder("inbox")["id"],
+                 "internetMessageHeaders": [{"name": name, "value": original["internetMessageId"]}
+                                            for name in ("In-Reply-To", "References")]}  # fmt: skip
+        if subject:
+            reply["subject"] = subject
         box.messages[reply["id"]] = reply
         return reply
 
-    def bounce(self, user: str, message_id: str) -> dict[str, Any]:
-        """Exchange's non-delivery report: in the Inbox, threaded into the original's conversation."""
-        reply = self.client_reply(user, message_id, "Delivery has failed to these recipients or groups.")
+    def bounce(self, user: str, message_id: str, *, when: datetime | None = None) -> dict[str, Any]:
+        """Exchange's non-delivery report: in the Inbox, threaded into the original's conversation (it has no
+        In-Reply-To of its own)."""
+        reply = self.client_reply(user, message_id, "Delivery has failed to these recipients or groups.", when=when)
+        reply["internetMessageHeaders"] = []
         sender = f"MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@{user.split('@')[-1]}"
         reply["subject"] = "Undeliverable: " + reply["subject"].removeprefix("RE: ")
         reply["from"] = {"emailAddress": {"name": "Microsoft Outlook", "address": sender}}
@@ -389,7 +398,8 @@ def _query_instant(text: str | None, name: str) -> datetime:
 
 _EXT_FILTER = re.compile(
     r"singleValueExtendedProperties/Any\(\s*(\w+)\s*:\s*\1/id\s+eq\s+'([^']*)'\s+and\s+"
-    r"(?:\1/value\s+eq\s+'(?P<eq>[^']*)'|startswith\(\s*\1/value\s*,\s*'(?P<prefix>[^']*)'\s*\))\s*\)",
+    r"(?:\1/value\s+(?P<op>eq|ne)\s+'(?P<eq>(?:[^']|'')*)'|startswith\(\s*\1/value\s*,\s*'(?P<prefix>[^']*)'\s*\))"
+    r"\s*\)",
     re.IGNORECASE,
 )
 
@@ -416,7 +426,11 @@ def _matches(event: dict[str, Any], expression: str) -> bool:
     prop_id, equal, prefix = m.group(2), m.group("eq"), m.group("prefix")
     for p in event.get("singleValueExtendedProperties", []):
         value = str(p.get("value", "")).lower()
-        found = value == equal.lower() if equal is not None else value.startswith(prefix.lower())
+        if equal is not None:
+            same = value == equal.replace("''", "'").lower()
+            found = same if m.group("op").lower() == "eq" else not same
+        else:
+            found = value.startswith(prefix.lower())
         if p.get("id") == prop_id and found:
             return True
     return False

@@ -28,7 +28,6 @@ from m3mail.models import CalendarEvent, CallSpec, InboundMail, MailSpec, SentMa
 # The follow-up call key on m3mail's events: a single-value extended property, so that an event is found
 # again by its key wherever the adviser moved it (shared/graph README: "extended prop id", "query").
 KEY_PROPERTY = "String {5c9b6a38-3f0e-4d8b-9d43-0f7c2c8e5a11} Name m3mailKey"
-KEY_PREFIX = "M3-"  # every follow-up id starts with it
 _EXPAND = f"singleValueExtendedProperties($filter=id eq '{KEY_PROPERTY}')"
 _EVENT_FIELDS = "subject,start,end,showAs,isCancelled,categories,body"
 RETRYABLE = {429, 503, 504}
@@ -57,9 +56,7 @@ class Microsoft365Backend(Backend):
         wanted = set(keys)
         if not wanted:
             return {}
-        flt = (
-            f"singleValueExtendedProperties/Any(ep: ep/id eq '{KEY_PROPERTY}' and startswith(ep/value, '{KEY_PREFIX}'))"
-        )
+        flt = f"singleValueExtendedProperties/Any(ep: ep/id eq '{KEY_PROPERTY}' and ep/value ne '')"
         params = {"$filter": flt, "$select": _EVENT_FIELDS, "$expand": _EXPAND, "$top": "100"}
         items = self._all(adviser, "read calls", self._url(adviser, "/events"), params)
         found = (self._event(e) for e in items)
