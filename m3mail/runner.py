@@ -51,6 +51,10 @@ class RunSummary:
 
 def make_backend(settings: Settings, clock: Clock, *, read_only: bool = False) -> Backend:
     """The backend the settings name; ``read_only`` (a dry run) writes nothing, not even missing folders."""
+    if settings.backend == "microsoft365":
+        from m3mail.backends.microsoft365 import make_microsoft365
+
+        return make_microsoft365(settings)
     from m3mail.backends.local import LocalBackend
 
     mailboxes = [a.email for a in settings.advisers] + ([settings.filing.mailbox] if settings.filing.mailbox else [])

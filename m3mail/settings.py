@@ -200,6 +200,25 @@ class LocalSettings(_Section):
     root: Path = Path("boites")
 
 
+class Microsoft365Settings(_Section):
+    """The app registration m3mail signs in as (app-only). Secrets never live in this file: a certificate's
+    private key file, or the name of the environment variable holding a client secret."""
+
+    tenant_id: str = ""
+    client_id: str = ""
+    certificate_key: Path | None = None  # PEM private key of the certificate registered on the app
+    certificate_thumbprint: str = ""  # its SHA-1 thumbprint, hex
+    client_secret_env: str = "M3MAIL_CLIENT_SECRET"  # used when no certificate is set
+    graph_url: str = "https://graph.microsoft.com"
+    authority_url: str = "https://login.microsoftonline.com"
+    ca_bundle: Path | None = None  # a CA file to trust instead of the system's (a proxy's, an emulator's)
+
+    @field_validator("certificate_key", "ca_bundle", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+
 class AdviserSettings(_Section):
     email: Email
     name: str = Field(min_length=1)
@@ -226,7 +245,7 @@ class AdviserSettings(_Section):
 
 
 class Settings(_Section):
-    backend: Literal["local"] = "local"
+    backend: Literal["local", "microsoft365"] = "local"
     timezone: TimeZoneName = "Europe/Paris"
     state: Path = Path("m3mail.db")
     agency: AgencySettings = Field(default_factory=AgencySettings)
@@ -238,8 +257,20 @@ class Settings(_Section):
     filing: FilingSettings = Field(default_factory=FilingSettings)
     complaints: ComplaintSettings = Field(default_factory=ComplaintSettings)
     local: LocalSettings = Field(default_factory=LocalSettings)
+    microsoft365: Microsoft365Settings = Field(default_factory=Microsoft365Settings)
     templates: Path = Path("templates")  # a folder whose templates replace the shipped ones of the same name
     advisers: list[AdviserSettings] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _microsoft365_complete(self) -> Settings:
+        m = self.microsoft365
+        if self.backend == "microsoft365":
+            missing = [k for k in ("tenant_id", "client_id") if not getattr(m, k)]
+            if missing:
+                raise ValueError(f"backend = 'microsoft365' needs microsoft365.{' and microsoft365.'.join(missing)}")
+            if bool(m.certificate_key) != bool(m.certificate_thumbprint):
+                raise ValueError("microsoft365: a certificate needs both certificate_key and certificate_thumbprint")
+        return self
 
     @model_validator(mode="after")
     def _unique_advisers(self) -> Settings:
@@ -278,8 +309,12 @@ def load_settings(path: Path) -> Settings:
             "templates": base / settings.templates,
             "portfolio": settings.portfolio.model_copy(update={"path": base / settings.portfolio.path}),
             "local": settings.local.model_copy(update={"root": base / settings.local.root}),
+            "microsoft365": settings.microsoft365.model_copy(update={
+                name: base / value for name in ("certificate_key", "ca_bundle")
+                if (value := getattr(settings.microsoft365, name)) is not None
+            }),
         }
-    )
+    )  # fmt: skip
 
 
 def _problem(error: Any) -> SettingsProblem:

@@ -1,0 +1,55 @@
+"""`m3mail run` on the sample with backend = "microsoft365", as an admin would try it against the emulator."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from m3mail.service import init_folder
+from tests.conftest import INIT_DAY
+from tests.graph.emulator import GraphEmulator
+
+ADVISERS = ("claire.martin@cabinet-exemple.fr", "thomas.bernard@cabinet-exemple.fr", "nadia.hoarau@cabinet-exemple.fr")
+
+
+def test_a_run_books_the_calls_in_outlook_through_graph(tmp_path: Path) -> None:
+    graph = GraphEmulator(mailboxes=ADVISERS)
+    graph.start(folder=tmp_path / "tls")
+    try:
+        folder = tmp_path / "agence"
+        init_folder(folder, INIT_DAY)
+        settings = folder / "m3mail.toml"
+        text = settings.read_text(encoding="utf-8")
+        for old, new in (
+            ('backend = "local"', 'backend = "microsoft365"'),
+            ('tenant_id = ""', f'tenant_id = "{graph.tenant}"'),
+            ('client_id = ""', 'client_id = "m3mail-app"'),
+            ('graph_url = "https://graph.microsoft.com"', f'graph_url = "{graph.base_url}"'),
+            ('authority_url = "https://login.microsoftonline.com"', f'authority_url = "{graph.base_url}"'),
+            ('ca_bundle = ""', f'ca_bundle = "{graph.ca_file}"'),
+        ):
+            text = text.replace(old, new)
+        settings.write_text(text, encoding="utf-8")
+        env = {
+            k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+        }
+
+        missing = subprocess.run([sys.executable, "-m", "m3mail", "run", "--settings", str(settings), "--today",
+                                  INIT_DAY.isoformat()], capture_output=True, text=True, env=env)  # fmt: skip
+        assert missing.returncode == 3 and "M3MAIL_CLIENT_SECRET" in missing.stderr
+
+        env["M3MAIL_CLIENT_SECRET"] = "a-secret"
+        run = subprocess.run([sys.executable, "-m", "m3mail", "run", "--settings", str(settings), "--today",
+                              INIT_DAY.isoformat()], capture_output=True, text=True, env=env)  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        booked = sum(len(graph.mailbox(a).events) for a in ADVISERS)
+        assert booked == 61  # the same calls as the local backend books on the sample that day
+        categories = {c["displayName"] for c in graph.mailbox(ADVISERS[0]).categories.values()}
+        assert {"M+3", "M+3 Satisfait", "M+3 Réclamation", "M+3 Injoignable"} <= categories
+        again = subprocess.run([sys.executable, "-m", "m3mail", "run", "--settings", str(settings), "--today",
+                                INIT_DAY.isoformat()], capture_output=True, text=True, env=env)  # fmt: skip
+        assert again.returncode == 0 and sum(len(graph.mailbox(a).events) for a in ADVISERS) == booked
+    finally:
+        graph.stop()
