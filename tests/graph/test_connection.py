@@ -51,3 +51,12 @@ def test_every_request_asks_for_immutable_ids(graph: GraphEmulator, tmp_path) ->
     graph_requests = [line for line in lines if line["path"].startswith("/v1.0/")]
     assert graph_requests
     assert all('IdType="ImmutableId"' in line["headers"].get("Prefer", "") for line in graph_requests)
+
+
+def test_the_settings_ca_file_wins_over_the_environments_ca_variables(graph: GraphEmulator, monkeypatch) -> None:
+    import certifi
+
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # a bundle that does not trust the emulator
+        monkeypatch.setenv(name, certifi.where())
+    new_call(graph_account(access(graph), ADVISER), "M3-C1#call1")
+    assert len(graph.mailbox(ADVISER).events) == 1

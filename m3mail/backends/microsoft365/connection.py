@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import requests
 from msal import ConfidentialClientApplication
 from O365 import Account, MSGraphProtocol
 from O365.connection import Connection
@@ -44,6 +45,21 @@ class GraphAccess:
         return self.ca_bundle or True
 
 
+class _PinnedVerify(requests.Session):
+    """A session that checks every certificate against ``verify``. requests otherwise lets the environment's
+    REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's own ``verify``, so that a CA file set in the
+    settings would be silently ignored on machines that set them."""
+
+    def __init__(self, verify: str):
+        super().__init__()
+        self.verify = verify
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
+        if kwargs.get("verify") is None:
+            kwargs["verify"] = self.verify
+        return super().request(method, url, *args, **kwargs)
+
+
 class GraphConnection(Connection):
     """O365's connection, with msal built from ``access`` and a fresh token before every request."""
 
@@ -52,10 +68,11 @@ class GraphConnection(Connection):
     @property
     def msal_client(self) -> ConfidentialClientApplication:
         if self._msal_client is None:
+            pinned = {"http_client": _PinnedVerify(self.access.ca_bundle)} if self.access.ca_bundle else {}
             self._msal_client = ConfidentialClientApplication(
                 self.access.client_id, client_credential=self.access.credential, authority=self.access.authority,
                 instance_discovery=False, verify=self.access.verify, token_cache=self.token_backend,
-                timeout=self.access.timeout,
+                timeout=self.access.timeout, **pinned,
             )  # fmt: skip
         return self._msal_client
 
@@ -71,6 +88,8 @@ class GraphConnection(Connection):
         if self.session is None:
             self.session = self.get_session()
         self.update_session_auth_header(access_token=token)
+        if self.access.ca_bundle:  # the settings' CA file, whatever REQUESTS_CA_BUNDLE says (see _PinnedVerify)
+            kwargs.setdefault("verify", self.access.ca_bundle)
         return super().oauth_request(url, method, **kwargs)
 
 
