@@ -71,9 +71,10 @@ class BackendError(M3MailError):
     """A failed operation on a calendar or mailbox."""
 
     def __init__(self, mailbox: str, operation: str, detail: str, *, retryable: bool = False,
-                 status: int | None = None, code: str = ""):  # fmt: skip
+                 status: int | None = None, code: str = "", retry_after: float | None = None):  # fmt: skip
         self.mailbox, self.operation, self.detail = mailbox, operation, detail
         self.retryable, self.status, self.code = retryable, status, code
+        self.retry_after = retry_after  # seconds the server asked to wait (Retry-After), if it said
         where = f" (HTTP {status}{' ' + code if code else ''})" if status else (f" ({code})" if code else "")
         super().__init__(f"{mailbox}: {operation} failed{where}: {detail}")
 

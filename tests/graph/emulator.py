@@ -18,6 +18,7 @@ import json
 import os
 import re
 import secrets
+import socket
 import ssl
 import sys
 import tempfile
@@ -45,6 +46,12 @@ class GraphError(Exception):
     def __init__(self, status: int, code: str, message: str):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+
+
+class _Faulted(GraphError):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str]):
+        super().__init__(status, code, message)
+        self.headers = headers
 
 
 @dataclass
@@ -76,6 +83,19 @@ class Mailbox:
 
 
 @dataclass
+class Fault:
+    """A failure to inject: the next ``times`` requests matching ``method`` and the ``path`` pattern get
+    ``status`` (with Retry-After when set), or see their connection dropped before any answer."""
+
+    method: str
+    path: str
+    status: int = 429
+    retry_after: int | None = None
+    drop: bool = False
+    times: int = 1
+
+
+@dataclass
 class Reply:
     status: int
     body: Any = None
@@ -93,6 +113,7 @@ class GraphEmulator:
         self.lock = threading.RLock()
         self.log_path = os.environ.get("M3MAIL_EMULATOR_LOG")
         self._ids = itertools.count(1)
+        self.faults: list[Fault] = []  # injected failures, consumed in order as requests match them
         self.server: ThreadingHTTPServer | None = None
         self.base_url = ""
         self.ca_file: Path | None = None
@@ -122,6 +143,21 @@ class GraphEmulator:
             self.server.server_close()
 
     # --- identity: what msal asks for -------------------------------------------------------------------------
+
+    def fail(self, method: str, path: str, **kwargs: Any) -> Fault:
+        """Inject a failure (see Fault); returns it, so that a test can see whether it was consumed."""
+        fault = Fault(method.upper(), path, **kwargs)
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
+    def _fault_for(self, method: str, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.times > 0 and fault.method == method and re.search(fault.path, path):
+                    fault.times -= 1
+                    return fault
+        return None
 
     def openid_configuration(self) -> Reply:
         base = f"{self.base_url}/{self.tenant}"
@@ -461,12 +497,24 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         body = _body(raw, self.headers.get("Content-Type", ""))
+        fault = self.graph._fault_for(method, url.path) if url.path.startswith("/v1.0/") else None
+        if fault is not None and fault.drop:
+            self.graph.record({"method": method, "path": url.path, "query": query, "headers": dict(self.headers),
+                               "body": body, "status": None})  # fmt: skip
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)  # a reset: no answer at all
+            return
         try:
+            if fault is not None:
+                code = "TooManyRequests" if fault.status == 429 else "ServiceUnavailable"
+                headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+                raise _Faulted(fault.status, code, "Injected failure.", headers)
             reply = self._route(method, unquote(url.path), query, body)  # routing on the decoded path
         except GraphError as e:
             reply = Reply(e.status, {"error": {"code": e.code, "message": e.message, "innerError": {
                 "date": "2026-11-25T08:00:00", "request-id": str(uuid.uuid4()),
                 "client-request-id": self.headers.get("client-request-id", str(uuid.uuid4()))}}})  # fmt: skip
+            reply.headers.update(getattr(e, "headers", {}))
         self.graph.record({"method": method, "path": url.path, "query": query, "headers": dict(self.headers),
                            "body": body, "status": reply.status})  # fmt: skip
         data = b"" if reply.body is None else json.dumps(_present(reply.body, self.headers, query)).encode()

@@ -9,7 +9,8 @@ Graph errors become BackendError with the mailbox, the HTTP status and Graph's e
 from __future__ import annotations
 
 import base64
-from collections.abc import Collection, Iterator, Mapping
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import html2text
 import requests
 from O365.utils.windows_tz import get_iana_tz
+from tenacity import RetryCallState, Retrying
 
 from m3mail.backends import mime
 from m3mail.backends.base import Backend
@@ -36,8 +38,11 @@ RETRYABLE = {429, 503, 504}
 class Microsoft365Backend(Backend):
     name = "microsoft365"
 
-    def __init__(self, access: GraphAccess, timezone: str = "Europe/Paris"):
+    def __init__(self, access: GraphAccess, timezone: str = "Europe/Paris", *,
+                 sleep: Callable[[float], None] = time.sleep, max_wait: float = 120.0):  # fmt: skip
+        """``sleep`` waits between retries (tests inject one); ``max_wait`` bounds the waiting per request."""
         self.access = access
+        self.sleep, self.max_wait = sleep, max_wait
         self.tz = ZoneInfo(timezone)
         self.account = graph_account(access)
         self.base = f"{access.graph_url.rstrip('/')}/v1.0"
@@ -72,7 +77,9 @@ class Microsoft365Backend(Backend):
             "reminderMinutesBeforeStart": call.reminder_minutes,
             "singleValueExtendedProperties": [{"id": KEY_PROPERTY, "value": call.key}],
         }  # fmt: skip
-        made = self._request(adviser, "create call", "post", self._url(adviser, "/events"), data=body)
+        made = self._request(
+            adviser, "create call", "post", self._url(adviser, "/events"), data=body, idempotent=True
+        )  # Graph makes no second event for the same transactionId
         return self._event({**made, "singleValueExtendedProperties": [{"id": KEY_PROPERTY, "value": call.key}]})
 
     def ensure_categories(self, adviser: str, colours: Mapping[str, str]) -> None:
@@ -82,7 +89,8 @@ class Microsoft365Backend(Backend):
             if name.lower() in existing:
                 continue
             try:
-                self._request(adviser, "create category", "post", url, data={"displayName": name, "color": colour})
+                data = {"displayName": name, "color": colour}
+                self._request(adviser, "create category", "post", url, data=data, idempotent=True)
             except BackendError as e:
                 if e.status != 409:  # created meanwhile, by a run or a person: it exists, as wanted
                     raise
@@ -160,7 +168,9 @@ class Microsoft365Backend(Backend):
         if found:
             return found[0]["id"]
         try:
-            return self._request(mailbox, "create folder", "post", url, data={"displayName": name})["id"]
+            return self._request(mailbox, "create folder", "post", url, data={"displayName": name}, idempotent=True)[
+                "id"
+            ]
         except BackendError as e:
             if e.code != "ErrorFolderExists":  # made meanwhile: the folder is there, as wanted
                 raise
@@ -171,7 +181,39 @@ class Microsoft365Backend(Backend):
     def _url(self, mailbox: str, path: str) -> str:
         return f"{self.base}/users/{quote(mailbox)}{path}"
 
-    def _request(self, mailbox: str, operation: str, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+    def _request(self, mailbox: str, operation: str, method: str, url: str, *, idempotent: bool | None = None,
+                 **kwargs: Any) -> dict[str, Any]:  # fmt: skip
+        """One Graph request, retried with tenacity while Graph throttles (429, honouring Retry-After) or is
+        unavailable (503, 504), and after a dropped connection when repeating it is harmless (GETs, and what
+        Graph de-duplicates); the waiting is bounded by ``max_wait``. What is left fails to the executor, whose
+        next try resumes (looks before writing)."""
+        repeatable = method == "get" if idempotent is None else idempotent
+        slept = 0.0
+
+        def retry(state: RetryCallState) -> bool:
+            error = state.outcome.exception() if state.outcome else None
+            if not isinstance(error, BackendError) or not error.retryable:
+                return False
+            return error.status is not None or repeatable  # no status: the connection dropped mid-way
+
+        def delay(state: RetryCallState) -> float:
+            """Retry-After when Graph says it, else 1, 2, 4... seconds."""
+            error = state.outcome.exception() if state.outcome else None
+            after = getattr(error, "retry_after", None)
+            return after if after is not None else float(min(2 ** (state.attempt_number - 1), 30))
+
+        def stop(state: RetryCallState) -> bool:
+            return state.attempt_number >= 6 or slept + delay(state) > self.max_wait
+
+        def nap(seconds: float) -> None:
+            nonlocal slept
+            slept += seconds
+            self.sleep(seconds)
+
+        retrying = Retrying(retry=retry, wait=delay, stop=stop, sleep=nap, reraise=True)
+        return retrying(self._once, mailbox, operation, method, url, **kwargs)
+
+    def _once(self, mailbox: str, operation: str, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
         headers = {"Prefer": 'outlook.timezone="UTC", outlook.body-content-type="text"'}
         try:
             reply = getattr(self.account.con, method)(url, headers=headers, **kwargs)
@@ -212,8 +254,9 @@ def _translated(mailbox: str, operation: str, response: requests.Response | None
         pass
     denied = ("ErrorInvalidUser", "ErrorAccessDenied", "Authorization_RequestDenied")
     kind = MailboxUnavailable if status in (403, 404) and code in denied else BackendError
+    after = response.headers.get("Retry-After") if response is not None else None
     return kind(mailbox, operation, message or "Graph refused the request", retryable=status in RETRYABLE,
-                status=status, code=code)  # fmt: skip
+                status=status, code=code, retry_after=float(after) if after and after.isdigit() else None)  # fmt: skip
 
 
 def _utc(moment: datetime) -> str:
