@@ -249,7 +249,7 @@ def serve(settings_path: Path, every: str) -> None:
         summary = runner.run_once(settings, runner.parse_when(None, settings), stop=stop, echo=click.echo)
         _print_summary(summary)
 
-    runner.serve(settings, interval, stop, run=one_pass)
+    runner.serve(interval, stop, run=one_pass)
     log.info("stopped")
 
 
@@ -299,7 +299,9 @@ def status(settings_path: Path, as_json: bool) -> None:
     _print_statuses(statuses)
     pending = [f for f in follow_ups if f.complaint_answer_due and f.complaint_answered is None]
     for f in pending:
-        click.echo(f"complaint {f.id}: acknowledge by {f.complaint_ack_due}, answer by {f.complaint_answer_due}")
+        done = f.complaint_acknowledged
+        ack = f"acknowledged {done}" if done else f"acknowledge by {f.complaint_ack_due}"
+        click.echo(f"complaint {f.id}: {ack}, answer by {f.complaint_answer_due}")
 
 
 @main.command()

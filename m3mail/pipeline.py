@@ -75,7 +75,7 @@ def process_rules(settings: Settings, adviser: AdviserSettings) -> fu.Rules:
         reply_wait=timedelta(days=settings.email.reply_wait_days),
         ack_business_days=settings.complaints.acknowledge_business_days,
         answer_months=settings.complaints.answer_months,
-        subdivisions=(adviser.holidays,) if adviser.holidays else (),
+        subdivisions=_subdivisions(adviser),
     )
 
 

@@ -139,10 +139,7 @@ def _start_due(ctx: Context, portfolio: Path | None, summary: RunSummary) -> Non
         for f in fresh:
             ctx.executor.echo(f"[dry-run] start      {f.adviser} {f.id} (due {f.due_date.isoformat()})")
         return
-    rejected: dict[str, int] = {}
-    for adviser, count in result.report.rejected_by_adviser.items():
-        rejected[adviser] = rejected.get(adviser, 0) + count
-    ctx.store.put("import.rejected", json.dumps(rejected, sort_keys=True))
+    ctx.store.put("import.rejected", json.dumps(result.report.rejected_by_adviser, sort_keys=True))
     ctx.store.put("import.mark", mark)
 
 
@@ -177,7 +174,7 @@ def parse_when(text: str | None, settings: Settings) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
-def serve(settings: Settings, every: timedelta, stop: threading.Event, *, run: Callable[[], object]) -> None:
+def serve(every: timedelta, stop: threading.Event, *, run: Callable[[], object]) -> None:
     """A pass now, then one at each interval until ``stop`` is set (SIGTERM, Ctrl-C)."""
     while not stop.is_set():
         started = time.monotonic()

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 from m3mail.errors import InitError, M3MailError
 from m3mail.followup import NOTES_MARKER, Change, conclude, read_call
 from m3mail.models import CalendarEvent, FollowUp, Outcome, State
-from m3mail.pipeline import process_rules
 from m3mail.portfolio import PortfolioReader, ReadReport
 from m3mail.report import AdviserStatus, adviser_statuses
 from m3mail.resources import shipped
@@ -116,6 +115,8 @@ def record_outcome(settings: Settings, fid: str, text: str, note: str, now: date
     if outcome is None:
         names = ", ".join(o.value for o in Outcome)
         raise OutcomeError(f"{text!r} is not an outcome; use one of: {names}")
+    from m3mail.pipeline import process_rules
+
     with _locked_store(settings) as store:
         f = _follow_up(store, fid)
         rules = process_rules(settings, _adviser(settings, f))
@@ -142,9 +143,12 @@ def mark_complaint(settings: Settings, fid: str, step: str, day: date) -> Follow
         return f
 
 
-def status(settings: Settings) -> tuple[list[AdviserStatus], list[FollowUp]]:
+def status(settings: Settings, start: date | None = None, end: date | None = None,
+           ) -> tuple[list[AdviserStatus], list[FollowUp]]:  # fmt: skip
+    """Per-adviser counts and the follow-ups, those due within [start, end] when a period is given."""
     with StateStore(settings.state) as store:
-        follow_ups = store.follow_ups()
+        follow_ups = [f for f in store.follow_ups()
+                      if (start is None or f.due_date >= start) and (end is None or f.due_date <= end)]  # fmt: skip
         rejected = json.loads(store.get("import.rejected", "{}"))
         capacity = {a.email: sum(json.loads(store.get(f"capacity:{a.email}", "{}")).values())
                     for a in settings.advisers}  # fmt: skip
@@ -161,23 +165,16 @@ def write_report(settings: Settings, html: Path | None, csv: Path | None, start:
     from m3mail.report.csv_out import write_csv
     from m3mail.report.html import write_html
 
-    statuses, follow_ups = status(settings)
-    chosen = [f for f in follow_ups if (start is None or f.due_date >= start) and (end is None or f.due_date <= end)]
-    if start is not None or end is not None:
-        statuses, _ = _statuses_for(settings, chosen)
+    statuses, follow_ups = status(settings, start, end)
     written = []
     if html is not None:
-        write_html(html, statuses, chosen, period=(start, end), agency=settings.agency.name,
+        write_html(html, statuses, follow_ups, period=(start, end), agency=settings.agency.name,
                    generated_at=datetime.now(ZoneInfo(settings.timezone)))  # fmt: skip
         written.append(html)
     if csv is not None:
         write_csv(csv, statuses)
         written.append(csv)
     return written
-
-
-def _statuses_for(settings: Settings, follow_ups: list[FollowUp]) -> tuple[list[AdviserStatus], list[FollowUp]]:
-    return adviser_statuses(follow_ups, [a.email for a in settings.advisers]), follow_ups
 
 
 class OutcomeError(M3MailError):

@@ -160,3 +160,14 @@ def test_a_missing_export_starts_nothing_but_the_follow_ups_under_way_go_on(sett
     assert result.code == 8 and "portefeuille.csv" in result.err and "does not exist" in result.err
     rows = run_cli("status", "--settings", settings, "--json").json()["followups"]
     assert any(f["outcome"] == "Satisfait" for f in rows)  # the outcome was read all the same
+
+
+def test_a_report_for_a_period_keeps_the_rejected_rows_and_errors_of_its_advisers(settings: Path, tmp_path) -> None:
+    run_cli("run", "--settings", settings, "--today", DAY)
+    csv_path = tmp_path / "periode.csv"
+    assert run_cli("report", "--settings", settings, "--csv", csv_path, "--from", DAY, "--to", DAY).code == 0
+    rows = {r.split(",")[0]: r.split(",") for r in csv_path.read_text(encoding="utf-8-sig").splitlines()}
+    header = rows["adviser"]
+    total = dict(zip(header, rows["TOTAL"], strict=True))
+    assert total["rejected"] == "5"  # the sample's broken rows, whatever the period
+    assert 0 < int(total["due"]) < 61  # only the follow-ups due that day
