@@ -8,11 +8,12 @@ what was already made.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from m3mail.backends.base import Backend
+from m3mail.errors import BackendError
 from m3mail.models import CallSpec, FollowUp, MailSpec, SentMail, State
 
 
@@ -28,11 +29,23 @@ class Action:
     event: str = ""  # the history line of the follow-up once done
 
     kind = "action"
+    batched = False  # several of this kind for one mailbox go to the backend together (perform_many)
 
     def perform(self, backend: Backend, *, resume: bool = False) -> object:
         """Do it on the backend (idempotent on ``key``; ``resume`` when an earlier try may have reached it);
         returns what the backend returned."""
         raise NotImplementedError
+
+    @classmethod
+    def perform_many(cls, backend: Backend, actions: Sequence[Action], resume: Sequence[bool]) -> list[object]:
+        """``perform`` for actions of this kind on one mailbox: what each returned, or its BackendError."""
+        results: list[object] = []
+        for action, again in zip(actions, resume, strict=True):
+            try:
+                results.append(action.perform(backend, resume=again))
+            except BackendError as e:
+                results.append(e)
+        return results
 
     def after(self, result: object, now: datetime) -> FollowUp | None:
         """The follow-up once the action is done (None: the follow-up does not change)."""
@@ -76,10 +89,16 @@ class EnsureCategories(Action):
 class BookCall(Action):
     call: CallSpec | None = None
     kind = "book"
+    batched = True
 
     def perform(self, backend: Backend, *, resume: bool = False) -> object:
         assert self.call is not None
         return backend.create_call(self.mailbox, self.call, resume=resume)
+
+    @classmethod
+    def perform_many(cls, backend: Backend, actions: Sequence[Action], resume: Sequence[bool]) -> list[object]:
+        calls = [a.call for a in actions if isinstance(a, BookCall) and a.call is not None]
+        return list(backend.create_calls(actions[0].mailbox, list(zip(calls, resume, strict=True))))
 
     def after(self, result: object, now: datetime) -> FollowUp | None:
         assert self.follow_up is not None and self.call is not None
@@ -96,10 +115,16 @@ class BookCall(Action):
 class SendEmail(Action):
     mail: MailSpec | None = None
     kind = "email"
+    batched = True
 
     def perform(self, backend: Backend, *, resume: bool = False) -> object:
         assert self.mail is not None
         return backend.send(self.mailbox, self.mail, resume=resume)
+
+    @classmethod
+    def perform_many(cls, backend: Backend, actions: Sequence[Action], resume: Sequence[bool]) -> list[object]:
+        mails = [a.mail for a in actions if isinstance(a, SendEmail) and a.mail is not None]
+        return list(backend.send_many(actions[0].mailbox, list(zip(mails, resume, strict=True))))
 
     def after(self, result: object, now: datetime) -> FollowUp | None:
         assert self.follow_up is not None and isinstance(result, SentMail)
@@ -115,10 +140,17 @@ class FileMail(Action):
     mail: MailSpec | None = None
     new: FollowUp | None = None  # the follow-up once filed, when filing changes it (letter, record)
     kind = "file"
+    batched = True
 
     def perform(self, backend: Backend, *, resume: bool = False) -> object:
         assert self.mail is not None
         return backend.file(self.mailbox, self.folder, self.mail, resume=resume)
+
+    @classmethod
+    def perform_many(cls, backend: Backend, actions: Sequence[Action], resume: Sequence[bool]) -> list[object]:
+        items = [(a.folder, a.mail, again) for a, again in zip(actions, resume, strict=True)
+                 if isinstance(a, FileMail) and a.mail is not None]  # fmt: skip
+        return list(backend.file_many(actions[0].mailbox, items))
 
     def after(self, result: object, now: datetime) -> FollowUp | None:
         return self.new

@@ -63,37 +63,82 @@ class Executor:
         self.tally = Tally()
 
     def execute(self, actions: Iterable[Action]) -> dict[str, FollowUp]:
-        """Run the actions in order; returns the follow-ups they changed, by id. Stops between two actions
-        when asked to (SIGTERM): what is left is planned again by the next run."""
+        """Run the actions; returns the follow-ups they changed, by id.
+
+        Each follow-up's actions run in their order, and after one fails the rest of that follow-up's wait
+        for the next run (a record is not filed over an email copy that failed). Actions of different
+        follow-ups go in rounds, one per follow-up, so that those of a kind and mailbox go to the backend
+        together (perform_many: Graph $batch). Stops between two groups when asked to (SIGTERM): what is left
+        is planned again by the next run."""
         changed: dict[str, FollowUp] = {}
-        for action in actions:
-            if self.stop is not None and self.stop.is_set():
-                break
-            if (new := self._one(action)) is not None:
-                changed[new.id] = new
+        queues: dict[str, deque[Action]] = {}
+        for n, action in enumerate(actions):
+            queues.setdefault(action.follow_up.id if action.follow_up else f"#{n}", deque()).append(action)
+        while queues:
+            heads = {fid: queue.popleft() for fid, queue in queues.items()}
+            failed: set[str] = set()
+            for group in _groups(list(heads.items())):
+                if self.stop is not None and self.stop.is_set():
+                    return changed
+                for (fid, _action), outcome in zip(group, self._perform([a for _f, a in group]), strict=True):
+                    if outcome is _FAILED:
+                        failed.add(fid)
+                    elif isinstance(outcome, FollowUp):
+                        changed[outcome.id] = outcome
+            queues = {fid: queue for fid, queue in queues.items() if queue and fid not in failed}
         return changed
 
-    def _one(self, action: Action) -> FollowUp | None:
+    def _perform(self, group: list[Action]) -> list[FollowUp | None | object]:
+        """Run one group (one action, or several of a batched kind for one mailbox): each one's new
+        follow-up, None (nothing changes) or _FAILED."""
         if self.dry_run:
-            self.echo(f"[dry-run] {action.describe()}")
-            return action.after(None, self.clock()) if isinstance(action, Update) else None
-        fid = action.follow_up.id if action.follow_up else None
-        if isinstance(action, Update):
-            return self._update(action)
-        prior = self.store.action_status(action.key)
-        if prior == "done":
-            return None  # made by an earlier run; its follow-up was saved with it
-        self.store.intend(action.key, fid, action.kind, action.mailbox, self.clock())
-        try:
+            for action in group:
+                self.echo(f"[dry-run] {action.describe()}")
+            return [a.after(None, self.clock()) if isinstance(a, Update) else None for a in group]
+        if isinstance(group[0], Update):
+            return [self._update(a) for a in group if isinstance(a, Update)]
+        outcomes: list[FollowUp | None | object] = [None] * len(group)
+        todo: list[tuple[int, Action, bool]] = []
+        for i, action in enumerate(group):
+            prior = self.store.action_status(action.key)
+            if prior == "done":
+                continue  # made by an earlier run; its follow-up was saved with it
+            fid = action.follow_up.id if action.follow_up else None
+            self.store.intend(action.key, fid, action.kind, action.mailbox, self.clock())
+            todo.append((i, action, prior is not None))  # tried before: the backend looks first
+        if not todo:
+            return outcomes
+        for _i, action, _again in todo:
             if isinstance(action, SendEmail) and self.limit is not None:
                 self.limit.wait(action.mailbox)
-            result = action.perform(self.backend, resume=prior is not None)  # tried before: look first
-            new = action.after(result, self.clock())
+        results = self._call([a for _i, a, _r in todo], [again for _i, _a, again in todo])
+        for (i, action, _again), result in zip(todo, results, strict=True):
+            outcomes[i] = self._record(action, result)
+        return outcomes
+
+    def _call(self, actions: list[Action], resume: list[bool]) -> list[object]:
+        """What the backend returned for each action, or the M3MailError it raised."""
+        try:
+            if len(actions) == 1:
+                return [actions[0].perform(self.backend, resume=resume[0])]
+            return type(actions[0]).perform_many(self.backend, actions, resume)
         except M3MailError as e:
-            self.store.failed(action.key, self.clock(), str(e))
-            self.tally.errors.append(f"{action.describe()}: {e}")
-            log.error("%s failed: %s", action.describe(), e, extra={"followup": fid, "retryable": _retryable(e)})
-            return None
+            return [e] * len(actions)
+
+    def _record(self, action: Action, result: object) -> FollowUp | None | object:
+        fid = action.follow_up.id if action.follow_up else None
+        new = None
+        if not isinstance(result, M3MailError):
+            try:
+                new = action.after(result, self.clock())
+            except M3MailError as e:
+                result = e
+        if isinstance(result, M3MailError):
+            self.store.failed(action.key, self.clock(), str(result))
+            self.tally.errors.append(f"{action.describe()}: {result}")
+            log.error("%s failed: %s", action.describe(), result,
+                      extra={"followup": fid, "retryable": _retryable(result)})  # fmt: skip
+            return _FAILED
         self.store.done(action.key, self.clock(), _summary(result), new, action.event, action.describe())
         self.tally.count(action.kind)
         log.info("%s done", action.describe(), extra={"followup": fid})
@@ -105,6 +150,27 @@ class Executor:
         self.tally.count(f"update:{action.event}")
         log.info("%s", action.describe(), extra={"followup": action.new.id})
         return action.new
+
+
+_FAILED = object()  # an action that failed: the rest of its follow-up's actions wait for the next run
+BATCH = 20  # actions sent to the backend together at most (Graph's $batch takes 20 requests)
+
+
+def _groups(heads: list[tuple[str, Action]]) -> list[list[tuple[str, Action]]]:
+    """The round's actions in groups: those of a batched kind by kind and mailbox (at most BATCH), the
+    others alone; in the order they came."""
+    groups: list[list[tuple[str, Action]]] = []
+    open_: dict[tuple[type, str], list[tuple[str, Action]]] = {}
+    for fid, action in heads:
+        if not action.batched:
+            groups.append([(fid, action)])
+            continue
+        group = open_.get((type(action), action.mailbox))
+        if group is None or len(group) >= BATCH:
+            group = open_[(type(action), action.mailbox)] = []
+            groups.append(group)
+        group.append((fid, action))
+    return groups
 
 
 def _retryable(error: Exception) -> bool:

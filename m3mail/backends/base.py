@@ -19,10 +19,16 @@ Times are aware datetimes; backends return them in any zone, the domain converts
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
+from typing import TypeVar
 
+from m3mail.errors import BackendError
 from m3mail.models import CalendarEvent, CallSpec, InboundMail, MailSpec, SentMail
+
+T = TypeVar("T")
+R = TypeVar("R")
+Folder = tuple[str, ...]
 
 # Outlook's preset colours for the outcome categories: distinct, and readable in the calendar grid.
 CATEGORY_COLOURS: Mapping[str, str] = {
@@ -90,5 +96,37 @@ class Backend(ABC):
     def notify(self, adviser: str, mail: MailSpec, *, resume: bool = False) -> str:
         """Put ``mail`` in the adviser's own Inbox, unread (a digest, a note to act on); idempotent."""
 
+    # --- several writes at once: one call per item by default; Microsoft Graph sends them in $batch requests -
+
+    def create_calls(self, adviser: str, calls: Sequence[tuple[CallSpec, bool]]) -> list[CalendarEvent | BackendError]:
+        """``create_call`` for each (call, resume); one failing does not stop the others."""
+        return _each(lambda item: self.create_call(adviser, item[0], resume=item[1]), calls)
+
+    def send_many(self, adviser: str, mails: Sequence[tuple[MailSpec, bool]]) -> list[SentMail | BackendError]:
+        """``send`` for each (mail, resume); one failing does not stop the others."""
+        return _each(lambda item: self.send(adviser, item[0], resume=item[1]), mails)
+
+    def file_many(self, mailbox: str, items: Sequence[tuple[Folder, MailSpec, bool]]) -> list[str | BackendError]:
+        """``file`` for each (folder, mail, resume); one failing does not stop the others."""
+        return _each(lambda item: self.file(mailbox, item[0], item[1], resume=item[2]), items)
+
+    # --- running ------------------------------------------------------------------------------------------
+
+    thread_safe: bool = False  # advisers may be served on several threads at once
+
+    def usage(self) -> dict[str, int]:
+        """What the backend consumed so far, for the run summary (Microsoft Graph: requests made)."""
+        return {}
+
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release what the backend holds (connections, file handles)."""
+
+
+def _each(write: Callable[[T], R], items: Sequence[T]) -> list[R | BackendError]:
+    results: list[R | BackendError] = []
+    for item in items:
+        try:
+            results.append(write(item))
+        except BackendError as e:
+            results.append(e)
+    return results

@@ -10,17 +10,22 @@ intent) before it is made and marked done after, in the same transaction as the 
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
 
 from m3mail.errors import StateError
 from m3mail.models import Client, DueFollowUp, FollowUp, Outcome, PastFollowUp, State
+
+T = TypeVar("T")
 
 SCHEMA_VERSION = 2
 _FOLLOW_UP = TypeAdapter(FollowUp)
@@ -90,18 +95,32 @@ def new_follow_up(due: DueFollowUp, at: datetime) -> FollowUp:
     )
 
 
+def _serialised(method: Callable[..., T]) -> Callable[..., T]:
+    """A read under the store's lock: threads share one connection, and a read must not land inside
+    another thread's transaction."""
+
+    @functools.wraps(method)
+    def locked(self: StateStore, *args: Any, **kwargs: Any) -> T:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 class StateStore:
     """Open (creating when missing) the state file at ``path``; use as a context manager or ``close()``."""
 
     def __init__(self, path: Path):
         """``Path(":memory:")`` gives a store with no file (a dry run works on such a copy)."""
         self.path = path
+        self._lock = threading.RLock()
         try:
             if str(path) != ":memory:":
                 path.parent.mkdir(parents=True, exist_ok=True)
                 os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
                 os.chmod(path, 0o600)
-            self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            # advisers are served on several threads: one connection, each use of it under self._lock
+            self.db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
             self._migrate()
         except (OSError, sqlite3.Error) as e:
             raise StateError(f"{path}: cannot open the state database: {e}") from None
@@ -117,13 +136,14 @@ class StateStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
 
     # --- schema ------------------------------------------------------------------------------------------
 
@@ -158,11 +178,13 @@ class StateStore:
 
     # --- follow-ups --------------------------------------------------------------------------------------
 
+    @_serialised
     def follow_ups(self, *, active_only: bool = False) -> list[FollowUp]:
         """All follow-ups, or only those with work left (not ended, or their record not yet filed)."""
         query = "SELECT data FROM followups" + (" WHERE active = 1" if active_only else "") + " ORDER BY id"
         return [_FOLLOW_UP.validate_json(row[0]) for row in self.db.execute(query)]
 
+    @_serialised
     def follow_ups_since(self, adviser: str, day: date) -> list[FollowUp]:
         """An adviser's follow-ups with work left, active since ``day``, or ended as a complaint (the digest
         shows complaints until they are answered)."""
@@ -173,6 +195,7 @@ class StateStore:
         )
         return [_FOLLOW_UP.validate_json(row[0]) for row in rows]
 
+    @_serialised
     def follow_up(self, fid: str) -> FollowUp | None:
         row = self.db.execute("SELECT data FROM followups WHERE id = ?", (fid,)).fetchone()
         return _FOLLOW_UP.validate_json(row[0]) if row else None
@@ -205,10 +228,12 @@ class StateStore:
              _FOLLOW_UP.dump_json(f).decode()),
         )  # fmt: skip
 
+    @_serialised
     def history(self, fid: str) -> list[tuple[str, str, str]]:
         rows = self.db.execute("SELECT at, event, detail FROM history WHERE followup_id = ? ORDER BY seq", (fid,))
         return list(rows)
 
+    @_serialised
     def past_follow_ups(self) -> list[PastFollowUp]:
         """Every follow-up ever started, as selection needs them."""
         rows = self.db.execute("SELECT client_id, window_start, window_end, last_activity, state FROM followups")
@@ -220,6 +245,7 @@ class StateStore:
 
     # --- the action log ----------------------------------------------------------------------------------
 
+    @_serialised
     def action_status(self, key: str) -> str | None:
         row = self.db.execute("SELECT status FROM actions WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
@@ -249,12 +275,14 @@ class StateStore:
             db.execute("UPDATE actions SET status = 'failed', updated_at = ?, error = ? WHERE key = ?",
                        (at.isoformat(timespec="seconds"), error, key))  # fmt: skip
 
+    @_serialised
     def last_done(self, prefix: str) -> datetime | None:
         """When the latest action whose key starts with ``prefix`` was done."""
         row = self.db.execute("SELECT max(updated_at) FROM actions WHERE key >= ? AND key < ? AND status = 'done'",
                               (prefix, prefix + "\uffff")).fetchone()  # fmt: skip
         return datetime.fromisoformat(row[0]) if row and row[0] else None
 
+    @_serialised
     def failures(self) -> list[tuple[str, str | None, str, str]]:
         """Actions whose last try failed: (key, follow-up id, mailbox, error)."""
         rows = self.db.execute("SELECT key, followup_id, mailbox, error FROM actions WHERE status = 'failed'")
@@ -266,9 +294,11 @@ class StateStore:
         with self.transaction() as db:
             db.execute("INSERT OR IGNORE INTO optouts VALUES (?,?,?)", (client_id, at.isoformat(), source))
 
+    @_serialised
     def opted_out(self) -> set[str]:
         return {row[0] for row in self.db.execute("SELECT client_id FROM optouts")}
 
+    @_serialised
     def get(self, name: str, default: str = "") -> str:
         row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return row[0] if row else default

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from m3mail.actions import SendEmail
+from m3mail.actions import FileMail, SendEmail
 from m3mail.backends.memory import MemoryBackend
 from m3mail.errors import BackendError
 from m3mail.executor import Executor
@@ -46,3 +47,53 @@ def test_a_first_try_does_not_look_and_a_retry_after_a_failure_does(tmp_path: Pa
         assert changed["M3-C1-20261118"].state is State.EMAILED
         assert executor.execute([action()]) == {}  # done: not sent again
     assert backend.resumes == [False, True]
+
+
+class Grouping(MemoryBackend):
+    """The memory backend, remembering how many files were asked for at once."""
+
+    def __init__(self) -> None:
+        super().__init__([ADVISER], clock=lambda: NOW)
+        self.batches: list[int] = []
+
+    def file_many(self, mailbox, items):
+        self.batches.append(len(items))
+        return super().file_many(mailbox, items)
+
+
+def filings(fid: str) -> list[FileMail]:
+    """The email copy, then the record, of one follow-up (the record's state says both are filed)."""
+    f = action().follow_up
+    assert f is not None
+    f = replace(f, id=fid, client=Client(fid, email="c@example.com"))
+    folder = ("Clients", fid)
+    copy = MailSpec(f"{fid}#file-email", ADVISER, ("c@example.com",), "Bonjour", "texte", "<p>texte</p>")
+    record = MailSpec(f"{fid}#record", ADVISER, (ADVISER,), "Compte rendu", "texte", "<p>texte</p>")
+    emailed = replace(f, email_filed=True)
+    done = replace(emailed, state=State.DONE, record_filed=True)
+    return [FileMail(copy.key, ADVISER, emailed, "email filed", folder=folder, mail=copy, new=emailed),
+            FileMail(record.key, ADVISER, emailed, "record filed", folder=folder, mail=record, new=done)]  # fmt: skip
+
+
+def test_the_filings_of_several_follow_ups_go_to_the_backend_together_in_each_one_s_order(tmp_path: Path) -> None:
+    backend = Grouping()
+    with StateStore(tmp_path / "m3mail.db") as store:
+        changed = Executor(backend, store, lambda: NOW).execute(filings("F1") + filings("F2") + filings("F3"))
+        assert all(f.record_filed and f.email_filed for f in changed.values()) and len(changed) == 3
+    assert backend.batches == [3, 3]  # the three email copies, then the three records
+    for fid in ("F1", "F2", "F3"):
+        keys = [m.mail.key for m in backend.messages(ADVISER, ("Clients", fid))]
+        assert keys == [f"{fid}#file-email", f"{fid}#record"]
+
+
+def test_after_a_failed_filing_the_rest_of_that_follow_up_waits_and_the_others_go_on(tmp_path: Path) -> None:
+    backend = Grouping()
+    backend.fail_next("file", BackendError(ADVISER, "file message", "unavailable", retryable=True, status=503))
+    with StateStore(tmp_path / "m3mail.db") as store:
+        changed = Executor(backend, store, lambda: NOW).execute(filings("F1") + filings("F2"))
+        assert set(changed) == {"F2"}  # F1's record is not filed over its missing email copy
+        assert store.action_status("F1#file-email") == "failed" and store.action_status("F1#record") is None
+        assert not (saved := store.follow_up("F1")) or not saved.email_filed
+        changed = Executor(backend, store, lambda: NOW).execute(filings("F1"))  # the next run
+        assert changed["F1"].record_filed and changed["F1"].email_filed
+    assert [m.mail.key for m in backend.messages(ADVISER, ("Clients", "F1"))] == ["F1#file-email", "F1#record"]
