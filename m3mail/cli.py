@@ -287,6 +287,59 @@ def complaint(followup_id: str, step: str | None, day: date | None, settings_pat
 @main.command()
 @settings_option
 @json_option
+@click.pass_context
+def doctor(ctx: click.Context, settings_path: Path, as_json: bool) -> None:
+    """Check that m3mail may do in each adviser's mailbox what a run does; say what to fix (exit 10 if not)."""
+    settings = _load(settings_path, as_json)
+    if settings.backend != "microsoft365":
+        root = settings.local.root
+        ok = root.is_dir() or not root.exists()
+        if as_json:
+            click.echo(json.dumps({"ok": ok, "backend": "local", "root": str(root)}))
+        else:
+            click.echo(f"local backend: calendars and mailboxes under {root}: "
+                       + ("ok" if ok else "not a folder: fix [local] root"))  # fmt: skip
+        if not ok:
+            ctx.exit(10)
+        return
+    from m3mail.backends.microsoft365 import make_microsoft365
+    from m3mail.backends.microsoft365.doctor import diagnose
+
+    backend = make_microsoft365(settings)
+    filing = (settings.filing.mailbox, settings.filing.root) if settings.filing.mailbox else None
+    try:
+        found = diagnose(backend, [a.email for a in settings.advisers], filing,
+                         progress=lambda m: click.echo(f"checking {m}...", err=True))  # fmt: skip
+    finally:
+        backend.close()
+    if as_json:
+        click.echo(json.dumps(found.as_json(), ensure_ascii=False, indent=2))
+    else:
+        _print_diagnosis(found)
+    if found.problems:
+        ctx.exit(10)
+
+
+def _print_diagnosis(found) -> None:
+    m = found
+    click.echo(f"token: {'ok' if m.token.ok else 'REFUSED'}: {m.token.detail}"
+               + (f"; application permissions: {', '.join(m.roles)}" if m.roles else ""))  # fmt: skip
+    if not m.token.ok:
+        click.echo(f"  fix: {m.token.fix}")
+    for mailbox, checks in m.mailboxes.items():
+        click.echo(mailbox)
+        for c in checks:
+            if c.ok:
+                click.echo(f"  ok      {c.name}: {c.detail}")
+            else:
+                click.echo(f"  FAILED  {c.name}: HTTP {c.status} {c.code}: {c.detail}")
+                click.echo(f"          fix: {c.fix}")
+    click.echo(f"{m.problems} problem(s)" if m.problems else "everything m3mail needs is permitted")
+
+
+@main.command()
+@settings_option
+@json_option
 def status(settings_path: Path, as_json: bool) -> None:
     """Per adviser: due, booked, done by outcome, emailed, letters, replied, missed, cancelled, rejected, errors."""
     settings = _load(settings_path, as_json)
@@ -355,6 +408,10 @@ def _print_summary(summary) -> None:
     for adviser, r in summary.advisers.items():
         counts = (r.booked, r.outcomes, r.emailed, r.letters, r.filed, sum(r.missing_slots.values()), len(r.errors))
         click.echo(f"{adviser:<{width}}  " + "  ".join(f"{n:>8}" for n in counts))
+    if summary.usage:
+        u = summary.usage
+        click.echo(f"Microsoft Graph: {u.get('requests', 0)} request(s), {u.get('operations', 0)} operation(s)"
+                   f" ({u.get('batched', 0)} of them in {u.get('batches', 0)} $batch request(s))")  # fmt: skip
     if summary.import_error:
         click.echo(f"error: no follow-up started: {summary.import_error}", err=True)
     for adviser, r in summary.advisers.items():

@@ -40,9 +40,11 @@ class SendingLimit:
     def __init__(self, per_minute: int, clock: Clock, sleep: Callable[[float], None]):
         self.per_minute, self.clock, self.sleep = per_minute, clock, sleep
         self.sent: dict[str, deque[datetime]] = {}
+        self._lock = threading.Lock()
 
     def wait(self, mailbox: str) -> None:
-        recent = self.sent.setdefault(mailbox, deque())
+        with self._lock:  # a mailbox's emails are sent by one thread; the threads share the dict
+            recent = self.sent.setdefault(mailbox, deque())
         now = self.clock()
         while recent and now - recent[0] >= timedelta(minutes=1):
             recent.popleft()
@@ -61,6 +63,11 @@ class Executor:
         self.backend, self.store, self.clock = backend, store, clock
         self.dry_run, self.limit, self.stop, self.echo = dry_run, limit, stop, echo
         self.tally = Tally()
+
+    def fork(self) -> Executor:
+        """An executor for another thread: the same backend, state, clock and limits, its own tally."""
+        return Executor(self.backend, self.store, self.clock, dry_run=self.dry_run, limit=self.limit, stop=self.stop,
+                        echo=self.echo)  # fmt: skip
 
     def execute(self, actions: Iterable[Action]) -> dict[str, FollowUp]:
         """Run the actions; returns the follow-ups they changed, by id.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
@@ -195,6 +195,20 @@ class State(StrEnum):
     @property
     def ended(self) -> bool:
         return self in (State.DONE, State.MISSED, State.CANCELLED, State.OPTED_OUT)
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    """What an adviser's mailbox says of their time (Outlook's automatic replies and working hours).
+
+    ``away``: periods when automatic replies are on (scheduled; or from ``since`` with no end when turned on by
+    hand). ``working_days`` (0 = Monday) and ``working_hours`` (start, end) are in ``timezone`` (IANA); None
+    when the mailbox says nothing."""
+
+    away: tuple[tuple[datetime, datetime | None], ...] = ()
+    working_days: frozenset[int] | None = None
+    working_hours: tuple[time, time] | None = None
+    timezone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

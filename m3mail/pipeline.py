@@ -23,9 +23,9 @@ from zoneinfo import ZoneInfo
 from m3mail import followup as fu
 from m3mail.actions import Action, BookCall, EnsureCategories, FileMail, Notify, SendEmail, Update, call_key
 from m3mail.backends.base import CATEGORY_COLOURS, Backend
-from m3mail.errors import M3MailError
+from m3mail.errors import BackendError, M3MailError
 from m3mail.executor import Executor, Tally
-from m3mail.models import PENDING_CATEGORY, CallSpec, FollowUp, InboundMail, MailSpec, State
+from m3mail.models import PENDING_CATEGORY, Availability, CallSpec, FollowUp, InboundMail, MailSpec, State
 from m3mail.planning import (
     AdviserRules,
     CallRequest,
@@ -157,7 +157,14 @@ def _bookings(ctx: Context, adviser: AdviserSettings, planned: list[FollowUp], r
                                tzinfo=ZoneInfo(adviser.timezone))  # fmt: skip
     events = ctx.backend.events(adviser.email, ctx.now - timedelta(days=1), horizon)
     busy = [(e.start, e.end) for e in events if not e.free]
-    busy += ctx.backend.out_of_office(adviser.email, ctx.now, horizon)
+    try:
+        mailbox = ctx.backend.availability(adviser.email)
+    except BackendError as e:  # booked by the settings' hours alone; reported, so that it gets fixed
+        report.errors.append(f"automatic replies and working hours unread: {e}")
+        log.error("%s: automatic replies and working hours unread: %s", adviser.email, e)
+        mailbox = Availability()
+    busy += [(start, end or horizon) for start, end in mailbox.away]  # automatic replies on: away
+    rules = _outlook_hours(rules, adviser, mailbox)
     zone = ZoneInfo(adviser.timezone)
     per_day = Counter(e.start.astimezone(zone).date() for e in events if e.key)
     bookings, shortages = plan_calls([_request(f) for f in planned], rules, busy, per_day, ctx.now)
@@ -185,6 +192,17 @@ def _bookings(ctx: Context, adviser: AdviserSettings, planned: list[FollowUp], r
     if not ctx.executor.dry_run:
         ctx.store.put(f"capacity:{adviser.email}", json.dumps(report.missing_slots, sort_keys=True))
     return actions
+
+
+def _outlook_hours(rules: AdviserRules, adviser: AdviserSettings, mailbox: Availability) -> AdviserRules:
+    """The working days and hours set in the adviser's mailbox, where their settings table sets none."""
+    if mailbox.timezone not in (None, adviser.timezone):
+        return rules  # hours in another zone than the adviser's: the settings' stand
+    if mailbox.working_days is not None and "working_days" not in adviser.model_fields_set:
+        rules = replace(rules, working_days=mailbox.working_days)
+    if mailbox.working_hours is not None and "working_hours" not in adviser.model_fields_set:
+        rules = replace(rules, working_hours=(mailbox.working_hours,))
+    return rules
 
 
 def _request(f: FollowUp) -> CallRequest:

@@ -14,8 +14,9 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -28,7 +29,7 @@ from m3mail.executor import Clock, Executor, SendingLimit
 from m3mail.pipeline import AdviserReport, Context, adviser_pass
 from m3mail.render import Renderer
 from m3mail.service import find_due
-from m3mail.settings import Settings
+from m3mail.settings import AdviserSettings, Settings
 from m3mail.state import StateStore, new_follow_up
 
 log = logging.getLogger("m3mail")
@@ -43,6 +44,7 @@ class RunSummary:
     advisers: dict[str, AdviserReport] = field(default_factory=dict)
     dry_run: bool = False
     import_error: str = ""  # the export could not be read: no follow-up was started
+    usage: dict[str, int] = field(default_factory=dict)  # what the backend consumed (Graph requests)
 
     @property
     def errors(self) -> int:
@@ -77,6 +79,7 @@ def run_once(settings: Settings, now: datetime, *, backend: Backend | None = Non
             summary = RunSummary(now, dry_run=dry_run)
             _start_due(ctx, portfolio, summary)
             _advisers(ctx, summary, stop, progress)
+            summary.usage = backend.usage()
             return summary
         finally:
             if own_backend:
@@ -145,19 +148,39 @@ def _start_due(ctx: Context, portfolio: Path | None, summary: RunSummary) -> Non
 
 def _advisers(ctx: Context, summary: RunSummary, stop: threading.Event | None,
               progress: Callable[[int, int, str], None] | None) -> None:  # fmt: skip
+    """Every adviser's pass; on several threads when the backend allows it (Microsoft 365), each with its own
+    executor. A failing mailbox is reported and the others go on."""
     follow_ups = ctx.store.follow_ups(active_only=True)
     advisers = ctx.settings.advisers
-    for done, adviser in enumerate(advisers, 1):
+    reports: dict[str, AdviserReport] = {}
+
+    def serve(adviser: AdviserSettings) -> AdviserReport | None:
         if stop is not None and stop.is_set():
-            break
-        if progress is not None:
-            progress(done, len(advisers), adviser.email)
-        mine = [f for f in follow_ups if f.adviser == adviser.email]
+            return None
+        own = replace(ctx, executor=ctx.executor.fork())
         try:
-            summary.advisers[adviser.email] = adviser_pass(ctx, adviser, mine)
+            return adviser_pass(own, adviser, [f for f in follow_ups if f.adviser == adviser.email])
         except BackendError as e:  # this mailbox waits; the others go on
             log.error("%s: %s", adviser.email, e)
-            summary.advisers[adviser.email] = AdviserReport(errors=[str(e)])
+            return AdviserReport(errors=[str(e)])
+
+    workers = ctx.settings.microsoft365.concurrent_advisers if ctx.backend.thread_safe else 1
+    if ctx.executor.dry_run or workers == 1 or len(advisers) == 1:  # a dry run prints its actions in order
+        for done, adviser in enumerate(advisers, 1):
+            if progress is not None:
+                progress(done, len(advisers), adviser.email)
+            if (report := serve(adviser)) is not None:
+                reports[adviser.email] = report
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="adviser") as pool:
+            futures = {pool.submit(serve, adviser): adviser for adviser in advisers}
+            for done, future in enumerate(as_completed(futures), 1):
+                email = futures[future].email
+                if progress is not None:
+                    progress(done, len(advisers), email)
+                if (report := future.result()) is not None:
+                    reports[email] = report
+    summary.advisers = {a.email: reports[a.email] for a in advisers if a.email in reports}
 
 
 def parse_when(text: str | None, settings: Settings) -> datetime:

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from m3mail.errors import BackendError
-from m3mail.models import CalendarEvent, CallSpec, InboundMail, MailSpec, SentMail
+from m3mail.models import Availability, CalendarEvent, CallSpec, InboundMail, MailSpec, SentMail
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -68,9 +68,10 @@ class Backend(ABC):
         """Make sure these categories exist in the adviser's category list, with these preset colours; never
         duplicate one that exists."""
 
-    def out_of_office(self, adviser: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-        """Periods of [start, end) when the adviser's automatic replies say they are away (none by default)."""
-        return []
+    def availability(self, adviser: str) -> Availability:
+        """What the adviser's mailbox says of their time: automatic replies, working hours (nothing by
+        default: the settings alone decide)."""
+        return Availability()
 
     # --- mail --------------------------------------------------------------------------------------------
 
