@@ -11,6 +11,7 @@ O365's own retries and delay are turned off: tenacity, outside, owns the retry p
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,12 @@ from O365.connection import Connection
 from O365.utils.token import MemoryTokenBackend
 
 GRAPH_SCOPES = ["https://graph.microsoft.com/.default"]
+
+# O365 logs each failed request with its URL, which may hold a client folder's name ($filter=displayName eq
+# '...'): never in m3mail's logs. Its errors reach m3mail as exceptions, reported without client data.
+_o365_log = logging.getLogger("O365")
+_o365_log.addHandler(logging.NullHandler())
+_o365_log.propagate = False
 
 
 @dataclass(frozen=True)

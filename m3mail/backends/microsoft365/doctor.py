@@ -71,23 +71,29 @@ def diagnose(backend: Microsoft365Backend, advisers: Sequence[str], filing: tupl
                "client_secret_env)")  # fmt: skip
         return Diagnosis(Check("token", False, str(e), code=str(e).split(":")[0], fix=fix))
     except Exception as e:  # noqa: BLE001 - the sign-in service unreachable: say it, whatever the library raised
-        return Diagnosis(Check("token", False, f"{type(e).__name__}: {e}", fix="check authority_url and the network"))
+        fix = "check tenant_id, authority_url and the network"
+        return Diagnosis(Check("token", False, f"{type(e).__name__}: {e}", fix=fix))
     roles = _roles(token)
     diagnosis = Diagnosis(Check("token", True, "granted"), roles)
     root = filing[1] if filing else "Clients"
     for mailbox in advisers:
         if progress is not None:
             progress(mailbox)
-        checks = [
-            _check("calendar read", lambda m=mailbox: _read_calendar(backend, m, now)),
-            _check("calendar write", lambda m=mailbox: _write_calendar(backend, m, now)),
-            _check("mail send", lambda m=mailbox: _send_to_self(backend, m)),
-            _check("categories", lambda m=mailbox: _categories(backend, m)),
-            _check("mailbox settings", lambda m=mailbox: _settings(backend, m)),
+        probes: list[tuple[str, Callable[[], str]]] = [
+            ("calendar read", lambda m=mailbox: _read_calendar(backend, m, now)),
+            ("calendar write", lambda m=mailbox: _write_calendar(backend, m, now)),
+            ("mail send", lambda m=mailbox: _send_to_self(backend, m)),
+            ("folder creation", lambda m=mailbox: _folder(backend, m, root)),
+            ("categories", lambda m=mailbox: _categories(backend, m)),
+            ("mailbox settings", lambda m=mailbox: _settings(backend, m)),
         ]
-        if filing is None:
-            checks.insert(3, _check("folder creation", lambda m=mailbox: _folder(backend, m, root)))
-        diagnosis.mailboxes[mailbox] = checks
+        checks = diagnosis.mailboxes[mailbox] = []
+        for name, probe in probes:
+            if name == "folder creation" and filing is not None:
+                continue  # the client folders are in the shared mailbox, checked below
+            checks.append(_check(name, probe))
+            if checks[-1].status == 404:  # no such mailbox: the other checks would only say it again
+                break
     if filing is not None:
         diagnosis.mailboxes[filing[0]] = [_check("folder creation", lambda: _folder(backend, filing[0], root))]
     return diagnosis
