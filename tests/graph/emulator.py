@@ -360,7 +360,7 @@ class GraphEmulator:
     def _batch(self, request: Request, claims: dict[str, Any]) -> Reply:
         """JSON batching: up to 20 requests, run in waves (a request runs once the ones it dependsOn have);
         the requests of a wave are in flight together. The responses come in the order they ran."""
-        items = _batch_items(request.body)
+        items = batch_requests(request.body)
         results: dict[str, Reply] = {}
         responses = []
         for wave in _waves(items):
@@ -878,7 +878,7 @@ ROUTES: tuple[Route, ...] = (
 # --- $batch: the envelope, the waves, the answers ------------------------------------------------------------
 
 
-def _batch_items(body: Any) -> list[dict[str, Any]]:
+def batch_requests(body: Any) -> list[dict[str, Any]]:
     """The requests of a batch envelope, checked as Graph checks them before running any: a malformed batch
     fails whole with 400."""
     items = body.get("requests") if isinstance(body, dict) else None
