@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import msal
 import requests
@@ -87,3 +90,17 @@ def test_every_request_is_logged_as_one_json_line(graph: GraphEmulator, tmp_path
     posted = [line for line in lines if line["path"] == f"/v1.0/users/{ADVISER}/events"]
     assert posted and posted[0]["method"] == "POST" and posted[0]["status"] == 201
     assert posted[0]["body"]["transactionId"] == "M3-C9#call1" and posted[0]["query"] == {}
+
+
+def test_the_emulator_runs_on_its_own(tmp_path) -> None:
+    script = Path(__file__).with_name("emulator.py")
+    server = subprocess.Popen([sys.executable, str(script), "--port", "0", "--mailbox", ADVISER, "--latency", "0.01"],
+                              stdout=subprocess.PIPE, text=True, cwd=tmp_path)  # fmt: skip
+    try:
+        printed = dict(server.stdout.readline().strip().split(": ", 1) for _ in range(3))
+        base, ca_file = printed["base URL"], printed["CA file"]
+        reply = requests.get(f"{printed['authority']}/v2.0/.well-known/openid-configuration", verify=ca_file)
+        assert reply.status_code == 200 and reply.json()["token_endpoint"].startswith(base)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
