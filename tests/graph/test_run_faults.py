@@ -63,7 +63,7 @@ def agency(folder: Path, graph: GraphEmulator) -> Settings:
     init_folder(folder, INIT_DAY)
     path = folder / "m3mail.toml"
     text = path.read_text(encoding="utf-8")
-    text = text[: text.index("[[advisers]]", text.index("[[advisers]]") + 1)]  # Claire only
+    text = text[: text.index("\n[[advisers]]", text.index("\n[[advisers]]") + 1)]  # Claire only
     for old, new in (('backend = "local"', 'backend = "microsoft365"'),
                      ('tenant_id = ""', f'tenant_id = "{graph.tenant}"'),
                      ('client_id = ""', 'client_id = "m3mail-app"'),
@@ -127,17 +127,19 @@ def next_evening(after: datetime) -> datetime:
     return datetime.combine(day, time(17), PARIS)
 
 
-def people(graph: GraphEmulator, step: int) -> None:
-    """What the adviser and the clients do after run ``step``."""
+def people(graph: GraphEmulator, step: int, now: datetime) -> None:
+    """What the adviser and the clients do after run ``step`` (at ``now``)."""
     box = graph.mailbox(ADVISER)
-    if step == 0:  # the adviser calls the first client booked: answered, satisfied
-        first = min((e for e in box.events.values() if _key(e)), key=lambda e: _key(e) or "")
-        graph.update_event(ADVISER, first["id"], {"categories": ["M+3 Satisfait"]})
+    if step in (0, 1):  # the adviser makes the calls: the first client answers (satisfied), the others do not
+        calls = sorted((e for e in box.events.values() if _key(e) and e.get("categories") == ["M+3"]), key=_key)
+        for n, event in enumerate(calls):
+            outcome = "M+3 Satisfait" if step == 0 and n == 0 else "M+3 Injoignable"
+            graph.update_event(ADVISER, event["id"], {"categories": [outcome]})
     if step == 2:  # one client replies, the other's mail server bounces the email
         sent = sorted((m for m in box.messages.values() if (_key(m) or "").endswith("#email")), key=_key)
         assert len(sent) == 2, "two clients emailed"
-        graph.client_reply(ADVISER, sent[0]["id"], "Bonjour, tout va bien, merci.")
-        graph.bounce(ADVISER, sent[1]["id"])
+        graph.client_reply(ADVISER, sent[0]["id"], "Bonjour, tout va bien, merci.", when=now + timedelta(hours=2))
+        graph.bounce(ADVISER, sent[1]["id"], when=now + timedelta(minutes=5))
 
 
 def _last_call_end(graph: GraphEmulator) -> datetime:
@@ -183,7 +185,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GraphEmula
         before.calls, before.requests = counter.seen, usage.get("requests", 0)
         before.after = (world(graph), follow_ups(settings))
         moments.append(before)
-        people(graph, step)
+        people(graph, step, now)
         now = next_evening(max(now, _last_call_end(graph)))
     try:
         yield graph, settings, moments

@@ -72,8 +72,7 @@ def _adviser(i: int) -> str:
 
 
 def emulator(advisers: int, latency: float, folder: Path) -> tuple[subprocess.Popen, str, str]:
-    args = [sys.executable, str(ROOT / "tests" / "graph" / "emulator.py"), "--port", "0", "--latency", str(latency),
-            "--tls-folder", str(folder)]  # fmt: skip
+    args = [sys.executable, str(ROOT / "tests" / "graph" / "emulator.py"), "--port", "0", "--latency", str(latency)]
     for i in range(advisers):
         args += ["--mailbox", _adviser(i)]
     env = {k: v for k, v in os.environ.items() if k != "M3MAIL_EMULATOR_LOG"}

@@ -417,8 +417,8 @@ class Microsoft365Backend(Backend):
             url += "?" + urlencode(request.params, quote_via=quote, safe="$'(),:/@")
         sub: dict[str, Any] = {"id": str(i), "method": request.method.upper(), "url": url,
                                "headers": {"Prefer": _PREFER}}  # fmt: skip
-        if request.body is not None:
-            sub["body"] = request.body
+        if request.body is not None or request.method in ("post", "patch", "put"):
+            sub["body"] = request.body or {}  # Graph refuses a write in a batch without a body (an action's: {})
             sub["headers"]["Content-Type"] = "application/json"
         if after is not None:
             sub["dependsOn"] = [str(after)]
