@@ -12,13 +12,16 @@ What tests use (the state can be inspected and acted on as an adviser or an admi
 - ``GraphEmulator(tenant=, mailboxes=, page_size=, roles=ALL_ROLES, concurrency_limit=4, client_id=None,
   client_secret=None)``; ``start(port=0, folder=None) -> base URL``, ``stop()``, ``base_url``, ``ca_file``.
 - ``mailbox(user) -> Mailbox`` (``events``, ``messages``, ``folders``, ``categories``, ``settings``).
-- ``fail(method, path_regex, status=429, retry_after=None, drop=False, times=1, delay=0.0) -> Fault``.
+- ``fail(method, path_regex, status=None, retry_after=None, drop=False, times=1, delay=0.0) -> Fault``: a
+  status (429 when neither a status, a drop nor a delay is given), a dropped connection, or a late answer.
 - ``latency`` (seconds each request stays in flight), ``concurrency_limit`` (None: no limit),
   ``peak_concurrency[user]`` (the most requests seen at once on a mailbox, a refused one included).
 - ``roles`` (application permissions, read when a token is issued, as Entra ID does), ``scope`` (None, or the
   set of mailboxes the app may reach), ``client_id`` / ``client_secret`` (None: any), ``tokens``.
 - What people do: ``create_event``, ``update_event``, ``delete_event``, ``client_reply``, ``bounce``,
   ``set_out_of_office``, ``clear_out_of_office``, ``set_working_hours``.
+- ``token_claims(token)`` (a JWT's payload), ``batch_requests(body)`` (a $batch envelope checked as Graph
+  checks it), ``ROUTES`` (each operation and the application permissions that allow it).
 
 Run on its own: ``python tests/graph/emulator.py --port 8443`` prints its base URL and CA file. When the
 environment variable M3MAIL_EMULATOR_LOG names a file, one JSON line is appended per request served (a
@@ -1036,6 +1039,7 @@ def _body_as(body: dict[str, Any], wanted: str) -> dict[str, Any]:
 
 # --- values: enums, times, settings ---------------------------------------------------------------------------
 
+
 def _enum(value: Any, allowed: Iterable[str], type_name: str) -> str:
     """An enum member, matched without regard to case as Graph does (its own examples write "HTML", "Low")."""
     for member in allowed:
@@ -1133,8 +1137,11 @@ def _zone(name: str) -> ZoneInfo:
         try:
             return ZoneInfo(str(get_iana_tz(name)))
         except (KeyError, ValueError, ZoneInfoNotFoundError):
-            raise GraphError(400, "TimeZoneNotSupportedException", f"A valid TimeZone value must be specified. "
-                             f"The following TimeZone value is not supported: '{name}'.") from None
+            raise GraphError(
+                400,
+                "TimeZoneNotSupportedException",
+                f"A valid TimeZone value must be specified. The following TimeZone value is not supported: '{name}'.",
+            ) from None
 
 
 def _wall(moment: datetime, zone: ZoneInfo) -> str:

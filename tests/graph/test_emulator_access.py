@@ -21,8 +21,13 @@ MAIL = {"subject": "Bonjour", "toRecipients": [{"emailAddress": {"address": "cli
 
 
 def acquire(graph: GraphEmulator, client_id: str = "m3mail-app", secret: str = "a-secret") -> dict:
-    app = msal.ConfidentialClientApplication(client_id, client_credential=secret, instance_discovery=False,
-                                             authority=f"{graph.base_url}/{graph.tenant}", verify=str(graph.ca_file))
+    app = msal.ConfidentialClientApplication(
+        client_id,
+        client_credential=secret,
+        instance_discovery=False,
+        authority=f"{graph.base_url}/{graph.tenant}",
+        verify=str(graph.ca_file),
+    )
     return app.acquire_token_for_client(scopes=["https://graph.microsoft.com/.default"])
 
 

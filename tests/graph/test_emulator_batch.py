@@ -150,7 +150,7 @@ def at_once(graph: GraphEmulator, n: int, user: str = ADVISER) -> list[requests.
 
 
 def test_a_fifth_request_in_flight_on_a_mailbox_is_throttled(graph) -> None:
-    graph.latency = 0.3  # each request stays in flight that long
+    graph.latency = 0.5  # each request stays in flight that long
     replies = at_once(graph, 5)
     assert sorted(r.status_code for r in replies) == [200, 200, 200, 200, 429]
     (throttled,) = [r for r in replies if r.status_code == 429]
@@ -159,7 +159,7 @@ def test_a_fifth_request_in_flight_on_a_mailbox_is_throttled(graph) -> None:
 
 
 def test_the_concurrency_limit_is_settable(graph) -> None:
-    graph.latency, graph.concurrency_limit = 0.3, None
+    graph.latency, graph.concurrency_limit = 0.5, None
     assert {r.status_code for r in at_once(graph, 6)} == {200}
     assert graph.peak_concurrency[ADVISER] == 6
 
@@ -168,11 +168,12 @@ def test_requests_in_flight_leave_fewer_slots_to_a_batch(graph, s) -> None:
     graph.fail("GET", r"/calendarView$", delay=0.5)  # a slow answer holds its slot meanwhile
     url = f"{graph.base_url}/v1.0/users/{ADVISER}/calendarView"
     window = {"startDateTime": "2026-11-25T00:00:00Z", "endDateTime": "2026-11-26T00:00:00Z"}
+    other = session(graph)
     with ThreadPoolExecutor(1) as pool:
         slow = pool.submit(s.get, url, params=window)
         while not graph.peak_concurrency.get(ADVISER):
             time.sleep(0.01)
-        found = batch(graph, session(graph), *(get(n) for n in range(4)))
+        found = batch(graph, other, *(get(n) for n in range(4)))
         assert sorted(statuses(found).values()) == [200, 200, 200, 429]
         assert slow.result().status_code == 200
 

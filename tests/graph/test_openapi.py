@@ -73,8 +73,10 @@ def test_a_sub_request_of_a_batch_is_checked_as_its_own_request(graph, s, tmp_pa
 
 
 def test_a_malformed_batch_is_reported(graph, s, tmp_path) -> None:
-    s.post(f"{graph.base_url}/v1.0/$batch",
-           json={"requests": [{"id": str(n), "method": "GET", "url": f"/users/{ADVISER}/events"} for n in range(21)]})
+    s.post(
+        f"{graph.base_url}/v1.0/$batch",
+        json={"requests": [{"id": str(n), "method": "GET", "url": f"/users/{ADVISER}/events"} for n in range(21)]},
+    )
     (problem,) = check_log(tmp_path / "requests.jsonl")
     assert "limit is 20" in problem
 
