@@ -26,7 +26,8 @@ def tenant(tmp_path: Path) -> Iterator[tuple[GraphEmulator, Path]]:
     init_folder(folder, INIT_DAY)
     settings = folder / "m3mail.toml"
     text = settings.read_text(encoding="utf-8")
-    for old, new in (('backend = "local"', 'backend = "microsoft365"'), ('tenant_id = ""', f'tenant_id = "{graph.tenant}"'),
+    for old, new in (('backend = "local"', 'backend = "microsoft365"'),
+                     ('tenant_id = ""', f'tenant_id = "{graph.tenant}"'),
                      ('client_id = ""', 'client_id = "m3mail-app"'),
                      ('graph_url = "https://graph.microsoft.com"', f'graph_url = "{graph.base_url}"'),
                      ('authority_url = "https://login.microsoftonline.com"', f'authority_url = "{graph.base_url}"'),
