@@ -172,7 +172,7 @@ class Microsoft365Backend(Backend):
         resuming needs no look-up either."""
         body = {
             "subject": call.subject, "transactionId": call.key, "showAs": "busy",
-            "body": {"contentType": "HTML", "content": call.body_html or call.body_text},
+            "body": {"contentType": "html", "content": call.body_html or call.body_text},
             "start": _local(call.start, self.tz), "end": _local(call.end, self.tz),
             "categories": list(call.categories), "isReminderOn": True,
             "reminderMinutesBeforeStart": call.reminder_minutes,
@@ -593,7 +593,7 @@ def _message(mail: MailSpec, *, flags: int | None) -> dict[str, Any]:
     if flags is not None:
         properties.append({"id": "Integer 0x0E07", "value": str(flags)})
     message: dict[str, Any] = {
-        "subject": mail.subject, "body": {"contentType": "HTML", "content": mail.html or mail.text},
+        "subject": mail.subject, "body": {"contentType": "html", "content": mail.html or mail.text},
         "toRecipients": [{"emailAddress": {"address": a}} for a in mail.to],
         "singleValueExtendedProperties": properties,
     }  # fmt: skip

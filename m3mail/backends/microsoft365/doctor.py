@@ -140,7 +140,7 @@ def _write_calendar(backend: Microsoft365Backend, mailbox: str, now: datetime) -
 
 def _send_to_self(backend: Microsoft365Backend, mailbox: str) -> str:
     body = {"subject": "m3mail doctor: test message, to delete",
-            "body": {"contentType": "Text", "content": "m3mail doctor checked that this mailbox may send."},
+            "body": {"contentType": "text", "content": "m3mail doctor checked that this mailbox may send."},
             "toRecipients": [{"emailAddress": {"address": mailbox}}]}  # fmt: skip
     draft = backend.call(mailbox, Request("create test message", "post", backend.url(mailbox, "/messages"), body=body))
     backend.call(mailbox, Request("send test message", "post", backend.url(mailbox, f"/messages/{draft['id']}/send")))
