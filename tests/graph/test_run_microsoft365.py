@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-
-import json
 
 from m3mail.service import init_folder
 from tests.conftest import INIT_DAY
