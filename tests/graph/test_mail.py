@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from m3mail.backends.microsoft365.backend import Microsoft365Backend, _message
+from m3mail.backends.microsoft365.backend import Microsoft365Backend
+from m3mail.backends.microsoft365.shapes import message as _message
 from m3mail.models import MailSpec
 from tests.graph.conftest import ADVISER
 from tests.graph.emulator import GraphEmulator

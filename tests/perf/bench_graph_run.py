@@ -42,8 +42,9 @@ PARIS = ZoneInfo("Europe/Paris")
 def write_folder(folder: Path, advisers: int, concurrent: int, base: str, ca: str) -> Path:
     """Settings for ``advisers`` advisers (Microsoft 365, the emulator) and an export of 3 clients each, due today."""
     shipped = (ROOT / "settings" / "m3mail.toml").read_text(encoding="utf-8")
-    text = shipped[: shipped.index("[[advisers]]")]
-    for old, new in (('backend = "local"', 'backend = "microsoft365"'), ('tenant_id = ""', 'tenant_id = "bench"'),
+    text = shipped[: shipped.index("\n[[advisers]]")]
+    for old, new in (('backend = "local"', 'backend = "microsoft365"'),
+                     ('tenant_id = ""', 'tenant_id = "m3mail-test-tenant"'),
                      ('client_id = ""', 'client_id = "m3mail-bench"'),
                      ('graph_url = "https://graph.microsoft.com"', f'graph_url = "{base}"'),
                      ('authority_url = "https://login.microsoftonline.com"', f'authority_url = "{base}"'),

@@ -85,7 +85,10 @@ class GraphConnection(Connection):
 
     def token(self) -> str:
         """A valid access token: from msal's cache, renewed before it expires."""
-        result = self.msal_client.acquire_token_for_client(scopes=GRAPH_SCOPES)
+        try:
+            result = self.msal_client.acquire_token_for_client(scopes=GRAPH_SCOPES)
+        except (ValueError, requests.RequestException) as e:  # msal: an authority it cannot read, or unreachable
+            raise PermissionError(f"the sign-in service at {self.access.authority} failed: {e}") from None
         if "access_token" not in result:
             raise PermissionError(f"{result.get('error')}: {result.get('error_description', '')}".strip())
         return result["access_token"]

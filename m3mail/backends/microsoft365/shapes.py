@@ -1,0 +1,152 @@
+"""Graph's JSON and m3mail's values, both ways: events, messages, mailbox settings, dates and zones.
+
+Pure functions, no HTTP: what the backend sends (``message``, ``local``) and how it reads what Graph answers
+(``event_of``, ``inbound``, ``availability_of``...).
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from datetime import time as clock_time
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import html2text
+from O365.utils.windows_tz import get_iana_tz
+
+from m3mail.backends import mime
+from m3mail.models import Availability, CalendarEvent, InboundMail, MailSpec, SentMail
+
+# The follow-up key on m3mail's events and messages: a single-value extended property, so that an item is found
+# again by its key wherever the adviser moved it (shared/graph README: "extended prop id", "query").
+KEY_PROPERTY = "String {5c9b6a38-3f0e-4d8b-9d43-0f7c2c8e5a11} Name m3mailKey"
+EXPAND_KEY = f"singleValueExtendedProperties($filter=id eq '{KEY_PROPERTY}')"
+EVENT_FIELDS = "subject,start,end,showAs,isCancelled,categories,body"
+
+
+def event_of(item: dict[str, Any]) -> CalendarEvent:
+    key = key_of(item)
+    body = item.get("body") or {}
+    return CalendarEvent(
+        id=item["id"], start=instant(item["start"]), end=instant(item["end"]), subject=item.get("subject", ""),
+        key=key, categories=tuple(item.get("categories") or ()), notes=str(body.get("content", "")),
+        free=item.get("showAs") == "free" or bool(item.get("isCancelled")),
+    )  # fmt: skip
+
+
+
+
+def sent_of(item: dict[str, Any]) -> SentMail:
+    sent_at = datetime.fromisoformat(item["sentDateTime"].replace("Z", "+00:00")) if item.get("sentDateTime") else None
+    return SentMail(item["id"], item.get("internetMessageId", ""), sent_at, item.get("conversationId", ""))
+
+
+_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def availability_of(settings: dict[str, Any]) -> Availability:
+    """mailboxSettings' automatic replies and working hours, as the domain reads them."""
+    away: tuple[tuple[datetime, datetime | None], ...] = ()
+    replies = settings.get("automaticRepliesSetting") or {}
+    status = str(replies.get("status", "disabled")).lower()
+    if status == "alwaysenabled":
+        away = ((datetime(2000, 1, 1, tzinfo=UTC), None),)  # on until the adviser turns it off
+    elif status == "scheduled" and replies.get("scheduledStartDateTime") and replies.get("scheduledEndDateTime"):
+        away = ((instant(replies["scheduledStartDateTime"]), instant(replies["scheduledEndDateTime"])),)
+    hours = settings.get("workingHours") or {}
+    days = frozenset(_DAYS.index(d.lower()) for d in hours.get("daysOfWeek") or () if d.lower() in _DAYS)
+    zone = zone_name((hours.get("timeZone") or {}).get("name", ""))
+    try:
+        span = (clock_time.fromisoformat(hours["startTime"][:8]), clock_time.fromisoformat(hours["endTime"][:8]))
+    except (KeyError, TypeError, ValueError):
+        span = None
+    if span is None or not days or zone is None or span[0] >= span[1]:
+        return Availability(away=away)
+    return Availability(away=away, working_days=days, working_hours=span, timezone=zone)
+
+
+def zone_name(name: str) -> str | None:
+    """An IANA name for Graph's zone name (IANA or Windows), None when unknown (a custom zone)."""
+    try:
+        return ZoneInfo(name).key
+    except (ZoneInfoNotFoundError, ValueError):
+        try:
+            return ZoneInfo(str(get_iana_tz(name))).key
+        except Exception:  # O365 raises its own error for names it does not know
+            return None
+
+
+def utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def local(moment: datetime, zone: ZoneInfo) -> dict[str, str]:
+    """A dateTimeTimeZone in the agency's zone: Outlook shows the wall-clock time, right across DST."""
+    return {"dateTime": moment.astimezone(zone).replace(tzinfo=None).isoformat(timespec="seconds"),
+            "timeZone": zone.key}  # fmt: skip
+
+
+def instant(value: dict[str, str]) -> datetime:
+    """A dateTimeTimeZone from Graph (IANA or Windows zone name) as an aware datetime."""
+    name = value.get("timeZone") or "UTC"
+    try:
+        zone = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo(str(get_iana_tz(name)))
+    return datetime.fromisoformat(value["dateTime"][:19]).replace(tzinfo=zone)
+
+
+def key_of(item: dict[str, Any]) -> str | None:
+    return next((p.get("value") for p in item.get("singleValueExtendedProperties", [])
+                 if p.get("id") == KEY_PROPERTY), None)  # fmt: skip
+
+
+def odata_quote(text: str) -> str:
+    """A string literal inside an OData filter: single quotes doubled."""
+    return text.replace("'", "''")
+
+
+def message(mail: MailSpec, *, flags: int | None) -> dict[str, Any]:
+    """A Graph message. ``flags`` (PR_MESSAGE_FLAGS): None for a draft to send, 1 for a read filed copy, 0 for
+    an unread note; without the property a message created in a folder is a draft."""
+    properties = [{"id": KEY_PROPERTY, "value": mail.key}]
+    if flags is not None:
+        properties.append({"id": "Integer 0x0E07", "value": str(flags)})
+    message: dict[str, Any] = {
+        "subject": mail.subject, "body": {"contentType": "html", "content": mail.html or mail.text},
+        "toRecipients": [{"emailAddress": {"address": a}} for a in mail.to],
+        "singleValueExtendedProperties": properties,
+    }  # fmt: skip
+    if flags is not None:  # a copy or a note: say who wrote it
+        message["from"] = {"emailAddress": {"address": mail.sender, "name": mail.sender_name or mail.sender}}
+    if mail.attachments:
+        message["attachments"] = [
+            {"@odata.type": "#microsoft.graph.fileAttachment", "name": name, "contentType": kind,
+             "contentBytes": base64.b64encode(data).decode()}
+            for name, kind, data in mail.attachments
+        ]  # fmt: skip
+    return message
+
+
+_BOUNCE_SENDERS = ("microsoftexchange", "mailer-daemon", "postmaster")
+_BOUNCE_SUBJECTS = ("undeliverable:", "non remis", "delivery status notification", "mail delivery failed")
+_AUTO_SUBJECTS = ("automatic reply:", "réponse automatique", "absence du bureau", "out of office")
+
+
+def inbound(item: dict[str, Any]) -> InboundMail:
+    headers = {h.get("name", "").lower(): h.get("value", "") for h in item.get("internetMessageHeaders") or []}
+    sender = ((item.get("from") or {}).get("emailAddress") or {}).get("address", "").lower()
+    subject = item.get("subject") or ""
+    bounce = sender.startswith(_BOUNCE_SENDERS) or subject.lower().startswith(_BOUNCE_SUBJECTS)
+    auto = headers.get("auto-submitted", "no").lower() != "no" or subject.lower().startswith(_AUTO_SUBJECTS)
+    refs = mime.ids(f"{headers.get('in-reply-to', '')} {headers.get('references', '')}")
+    body = item.get("body") or {}
+    text = str(body.get("content", ""))
+    return InboundMail(
+        id=item["id"], message_id=item.get("internetMessageId", ""), sender=sender, subject=subject,
+        text=text if body.get("contentType", "text").lower() == "text" else html2text.html2text(text),
+        html=text if body.get("contentType", "").lower() == "html" else "",
+        received_at=datetime.fromisoformat(item["receivedDateTime"].replace("Z", "+00:00")),
+        in_reply_to=tuple(refs), conversation=item.get("conversationId", ""), bounce=bounce, auto=auto and not bounce,
+    )  # fmt: skip
