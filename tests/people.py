@@ -3,6 +3,9 @@
 An adviser opens their ``.ics`` calendar and sets a category, writes notes, moves or deletes an event; a client
 answers an email (a message in the adviser's Inbox, in the same thread) or their mail server bounces it.
 These helpers edit the files directly with icalendar and the stdlib email/mailbox packages: no m3mail code.
+
+``Desk`` is what a scenario needs of one adviser's calendar and mailbox, whatever the backend: ``Adviser``
+(here) acts on the local backend's files, ``tests.graph.people.GraphAdviser`` on the Graph emulator's mailboxes.
 """
 
 from __future__ import annotations
@@ -11,16 +14,18 @@ import email
 import email.policy
 import mailbox
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage, Message
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
+from typing import Any, Protocol
 
 from icalendar import Calendar, Event
 
 NOTES_MARKER = "--- Notes du conseiller (écrire sous cette ligne) ---"
+KEY_HEADER = "X-M3mail-Key"  # on every message m3mail writes
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,54 @@ class Call:
     end: datetime
     categories: tuple[str, ...]
     description: str
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A message m3mail sent, as it sits in the adviser's sent items: its id there, m3mail's key, and the item
+    itself (what the client's answer or the bounce is made from)."""
+
+    id: str
+    key: str
+    item: Any
+
+
+class Desk(Protocol):
+    """One adviser's calendar and mailbox, as the adviser and their clients act on them and as a user looks at
+    what m3mail wrote. ``cal`` is what ``editing()`` opened: several changes, one save."""
+
+    email: str
+
+    def editing(self) -> AbstractContextManager[Any]:
+        """Open the calendar, make changes, save them."""
+
+    def calls(self, cal: Any = None) -> list[Call]:
+        """m3mail's call events, wherever they are now."""
+
+    def events(self) -> list[tuple[datetime, datetime, str]]:
+        """Every event of the calendar: (start, end, uid)."""
+
+    def set_outcome(self, key: str, category: str, notes: str = "", cal: Any = None) -> None:
+        """The call's category becomes the outcome; the notes go under the brief's notes marker."""
+
+    def move(self, key: str, delta: timedelta, cal: Any = None) -> None: ...
+
+    def delete(self, key: str, cal: Any = None) -> None: ...
+
+    def sent(self, skip: Collection[str] = ()) -> list[Sent]:
+        """The messages m3mail sent from this mailbox, but those whose ids are in ``skip``."""
+
+    def reply_to(self, sent: Sent, text: str, when: datetime) -> None:
+        """The client answers ``sent`` in the same thread; the answer reaches the Inbox at ``when``."""
+
+    def bounce(self, sent: Sent, when: datetime) -> None:
+        """The client's mail server refuses ``sent``: a delivery report reaches the Inbox at ``when``."""
+
+    def keys(self, *folder: str) -> list[str]:
+        """m3mail's key of every message of a folder ("Sent", "Inbox", "Clients", name...), "" for others'."""
+
+    def client_folders(self) -> list[str]:
+        """The names of the folders under "Clients"."""
 
 
 def _name(email: str) -> str:
@@ -143,6 +196,22 @@ class Adviser:
 
     def receive(self, message: Message) -> None:
         mailbox.Maildir(self.mail / "Inbox", create=False).add(message)
+
+    def sent(self, skip: Collection[str] = ()) -> list[Sent]:
+        return [Sent(m.maildir_key, str(m[KEY_HEADER]), m) for m in self.messages("Sent", skip=skip) if m[KEY_HEADER]]
+
+    def reply_to(self, sent: Sent, text: str, when: datetime) -> None:
+        self.receive(reply(sent.item, text, when))
+
+    def bounce(self, sent: Sent, when: datetime) -> None:
+        self.receive(bounce(sent.item, when))  # the module's bounce(), below: the report an MTA writes
+
+    def keys(self, *folder: str) -> list[str]:
+        return [str(m[KEY_HEADER] or "") for m in self.messages(*folder)]
+
+    def client_folders(self) -> list[str]:
+        clients = self.mail / "Clients"
+        return sorted(p.name for p in clients.iterdir()) if clients.exists() else []
 
 
 def _parse(file) -> EmailMessage:
