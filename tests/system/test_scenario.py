@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-import socket
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from socketserver import StreamRequestHandler
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -41,11 +39,6 @@ OUTCOMES = [(25, "M+3 Satisfait"), (31, "M+3 Besoin"), (37, "M+3 Question"), (42
             (47, "m+3 reclamation"), (92, "M+3 Injoignable")]  # fmt: skip  # the rest: no outcome ever
 BACKENDS = ("local", "microsoft365")
 SECRET = "scenario-secret"
-NOTES_AS_HTML = (
-    'Graph emulator bug: it ignores Prefer: outlook.body-content-type="text" (documented, shared/graph README) and '
-    "returns the event body as HTML, which Microsoft365Backend._event takes as text without checking "
-    "body.contentType: the notes read under the marker are '</p>\\n<p>Appel passé (...)</p>\\n</body></html>'"
-)
 
 
 def roll(*parts: object) -> int:
@@ -155,7 +148,6 @@ class Scenarios:
         mailboxes = [a.email for a in sample.advisers] + ([sample.filing.mailbox] if sample.filing.mailbox else [])
         graph = GraphEmulator(mailboxes=tuple(mailboxes))
         graph.start(folder=folder.parent / "tls")
-        graph.server.RequestHandlerClass = _no_delay(graph.server.RequestHandlerClass)
         self.emulators.append(graph)
         path = folder / "m3mail.toml"
         text = path.read_text(encoding="utf-8")
@@ -177,19 +169,6 @@ class Scenarios:
     def close(self) -> None:
         for graph in self.emulators:
             graph.stop()
-
-
-def _no_delay(handler: type[StreamRequestHandler]) -> type[StreamRequestHandler]:
-    """The emulator's handler with Nagle's algorithm off. It writes a response's headers and body in two sends:
-    Nagle holds the body until the client ACKs the headers, which Linux delays by 40 ms, so every request took
-    44 ms instead of 2 (the three months: 8 minutes instead of 30 s). The answers are the same."""
-
-    class NoDelay(handler):  # type: ignore[misc, valid-type]
-        def setup(self) -> None:
-            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            super().setup()
-
-    return NoDelay
 
 
 @pytest.fixture(scope="module")
@@ -317,9 +296,7 @@ def test_status_adds_up(operated) -> None:
     assert sum(s.started for s in summaries) == len(everything)
 
 
-def test_the_advisers_notes_reach_the_follow_ups_as_they_typed_them(operated, request: pytest.FixtureRequest) -> None:
-    if request.node.callspec.params["operated"] == "microsoft365":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=NOTES_AS_HTML))
+def test_the_advisers_notes_reach_the_follow_ups_as_they_typed_them(operated) -> None:
     settings, _people, _ = operated
     everything = follow_ups(settings)
     assert any(f.notes for f in everything)
@@ -385,3 +362,22 @@ def test_both_backends_report_the_same_runs(scenarios: Scenarios) -> None:
     local, graph = ([report(s) for s in scenarios[b].summaries] for b in BACKENDS)
     for day, (ours, theirs) in enumerate(zip(local, graph, strict=True)):
         assert theirs == ours, START + timedelta(days=day)
+
+
+def test_graph_requests_per_follow_up_stay_within_the_budget(operated) -> None:
+    """At most 5 writes per follow-up over its whole life (booking to filed record); reads, per adviser and
+    run, are amortised. The $batch requests carry the writes: fewer HTTP requests still."""
+    settings, _people, summaries = operated
+    if settings.backend != "microsoft365":
+        pytest.skip("Graph requests: the microsoft365 backend only")
+    everything = follow_ups(settings)
+    total = Counter[str]()
+    for summary in summaries:
+        total.update(summary.usage)
+    writes_per_follow_up = total["writes"] / len(everything)
+    print(f"\n{len(everything)} follow-ups over {len(summaries)} days: {total['requests']} Graph requests "
+          f"({total['operations']} operations, {total['writes']} writes, {total['batched']} of them in "
+          f"{total['batches']} $batch requests): {total['requests'] / len(everything):.2f} requests, "
+          f"{writes_per_follow_up:.2f} writes per follow-up")  # fmt: skip
+    assert 0 < writes_per_follow_up <= 5
+    assert total["batches"] > 0 and total["requests"] < total["operations"]

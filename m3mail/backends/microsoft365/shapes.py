@@ -26,14 +26,18 @@ EVENT_FIELDS = "subject,start,end,showAs,isCancelled,categories,body"
 
 
 def event_of(item: dict[str, Any]) -> CalendarEvent:
-    key = key_of(item)
-    body = item.get("body") or {}
+    """An event as Graph gives it (asked in text: ``Prefer: outlook.body-content-type="text"``; HTML, were the
+    preference ignored, made text, so that the adviser's notes are read as typed)."""
     return CalendarEvent(
         id=item["id"], start=instant(item["start"]), end=instant(item["end"]), subject=item.get("subject", ""),
-        key=key, categories=tuple(item.get("categories") or ()), notes=str(body.get("content", "")),
+        key=key_of(item), categories=tuple(item.get("categories") or ()), notes=_text(item.get("body") or {}),
         free=item.get("showAs") == "free" or bool(item.get("isCancelled")),
     )  # fmt: skip
 
+
+def _text(body: dict[str, Any]) -> str:
+    content = str(body.get("content", ""))
+    return html2text.html2text(content) if str(body.get("contentType", "text")).lower() == "html" else content
 
 
 
@@ -143,10 +147,10 @@ def inbound(item: dict[str, Any]) -> InboundMail:
     refs = mime.ids(f"{headers.get('in-reply-to', '')} {headers.get('references', '')}")
     body = item.get("body") or {}
     text = str(body.get("content", ""))
+    is_html = str(body.get("contentType", "text")).lower() == "html"
     return InboundMail(
         id=item["id"], message_id=item.get("internetMessageId", ""), sender=sender, subject=subject,
-        text=text if body.get("contentType", "text").lower() == "text" else html2text.html2text(text),
-        html=text if body.get("contentType", "").lower() == "html" else "",
+        text=_text(body), html=text if is_html else "",
         received_at=datetime.fromisoformat(item["receivedDateTime"].replace("Z", "+00:00")),
         in_reply_to=tuple(refs), conversation=item.get("conversationId", ""), bounce=bounce, auto=auto and not bounce,
     )  # fmt: skip

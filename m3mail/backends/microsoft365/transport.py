@@ -106,8 +106,8 @@ class GraphClient:
         return con
 
     def usage(self) -> dict[str, int]:
-        """HTTP requests made to Graph, the operations they carried (a $batch carries several), and how many
-        $batch requests."""
+        """HTTP requests made to Graph, the operations they carried (a $batch carries several; ``writes``: those
+        not GETs), and how many $batch requests."""
         with self._lock:
             return dict(self._counts)
 
@@ -173,7 +173,7 @@ class GraphClient:
             batch = Request("batch", "post", f"{self.base}/$batch", body=envelope,
                             repeatable=all(r.safe_to_repeat for _i, r in items))  # fmt: skip
             try:
-                reply = self._request(mailbox, batch, slots=lanes, operations=len(items))
+                reply = self._request(mailbox, batch, slots=lanes, carried=[r for _i, r in items])
             except BackendError as e:
                 return answers | {i: e for i in pending}
             wait = 0.0
@@ -219,7 +219,8 @@ class GraphClient:
 
     # --- HTTP, through O365's connection -------------------------------------------------------------------
 
-    def _request(self, mailbox: str, request: Request, *, slots: int = 1, operations: int = 1) -> dict[str, Any]:
+    def _request(self, mailbox: str, request: Request, *, slots: int = 1,
+                 carried: list[Request] | None = None) -> dict[str, Any]:  # fmt: skip
         """A request, retried on throttling (429, after Retry-After when Graph gives it) and when Graph is
         unavailable (503, 504), and after a dropped connection when repeating it is harmless (GETs, and what
         Graph de-duplicates); the waiting is bounded by ``max_wait``. What is left fails to the executor, whose
@@ -247,9 +248,9 @@ class GraphClient:
             self.sleep(seconds)
 
         retrying = Retrying(retry=retry, wait=delay, stop=stop, sleep=nap, reraise=True)
-        return retrying(self._once, mailbox, request, slots, operations)
+        return retrying(self._once, mailbox, request, slots, carried or [request])
 
-    def _once(self, mailbox: str, request: Request, slots: int, operations: int) -> dict[str, Any]:
+    def _once(self, mailbox: str, request: Request, slots: int, carried: list[Request]) -> dict[str, Any]:
         headers = {"Prefer": 'outlook.timezone="UTC", outlook.body-content-type="text"'}
         kwargs: dict[str, Any] = {"headers": headers}
         if request.params is not None:
@@ -258,10 +259,11 @@ class GraphClient:
             kwargs["data"] = dict(request.body)
         with self._lock:
             self._counts["requests"] += 1
-            self._counts["operations"] += operations
+            self._counts["operations"] += len(carried)
+            self._counts["writes"] += sum(r.method != "get" for r in carried)
             if request.operation == "batch":
                 self._counts["batches"] += 1
-                self._counts["batched"] += operations
+                self._counts["batched"] += len(carried)
         try:
             with self.slots.hold(mailbox, slots):
                 reply = getattr(self.con, request.method)(request.url, **kwargs)
