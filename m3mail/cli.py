@@ -13,7 +13,7 @@ import logging
 import sys
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -24,6 +24,9 @@ from m3mail.models import DueFollowUp, RowIssue
 from m3mail.portfolio import ReadReport
 from m3mail.report import follow_up_rows as report_rows
 from m3mail.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # msal and O365 load only for the Microsoft 365 commands
+    from m3mail.backends.microsoft365.doctor import Diagnosis
 
 log = logging.getLogger("m3mail")
 
@@ -320,8 +323,7 @@ def doctor(ctx: click.Context, settings_path: Path, as_json: bool) -> None:
         ctx.exit(10)
 
 
-def _print_diagnosis(found) -> None:
-    m = found
+def _print_diagnosis(m: Diagnosis) -> None:
     click.echo(f"token: {'ok' if m.token.ok else 'REFUSED'}: {m.token.detail}"
                + (f"; application permissions: {', '.join(m.roles)}" if m.roles else ""))  # fmt: skip
     if not m.token.ok:
