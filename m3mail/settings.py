@@ -212,7 +212,7 @@ class Microsoft365Settings(_Section):
     graph_url: str = "https://graph.microsoft.com"
     authority_url: str = "https://login.microsoftonline.com"
     ca_bundle: Path | None = None  # a CA file to trust instead of the system's (a proxy's, an emulator's)
-    concurrent_advisers: int = Field(8, ge=1, le=64)  # advisers served at once
+    concurrent_advisers: int = Field(16, ge=1, le=64)  # advisers served at once
     requests_per_mailbox: int = Field(4, ge=1, le=4)  # Exchange serves an app at most 4 requests at once per mailbox
 
     @field_validator("certificate_key", "ca_bundle", mode="before")
