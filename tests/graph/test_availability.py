@@ -12,6 +12,7 @@ from m3mail.runner import run_once
 from m3mail.service import init_folder
 from m3mail.settings import Settings, load_settings
 from tests.conftest import INIT_DAY
+from tests.graph.agency import point_at
 from tests.graph.conftest import ADVISER
 from tests.graph.emulator import GraphEmulator
 
@@ -39,15 +40,9 @@ def claire(tmp_path: Path, graph: GraphEmulator, monkeypatch: pytest.MonkeyPatch
     """The sample agency with Claire alone, her working days and hours left to Outlook."""
     init_folder(tmp_path / "agence", INIT_DAY)
     path = tmp_path / "agence" / "m3mail.toml"
+    point_at(path, graph, first_adviser_only=True)
     text = path.read_text(encoding="utf-8")
-    text = text[: text.index("\n[[advisers]]", text.index("\n[[advisers]]") + 1)]
     text = "\n".join(li for li in text.splitlines() if not li.startswith(("working_hours =", "working_days =")))
-    for old, new in (('backend = "local"', 'backend = "microsoft365"'),
-                     ('tenant_id = ""', f'tenant_id = "{graph.tenant}"'), ('client_id = ""', 'client_id = "app"'),
-                     ('graph_url = "https://graph.microsoft.com"', f'graph_url = "{graph.base_url}"'),
-                     ('authority_url = "https://login.microsoftonline.com"', f'authority_url = "{graph.base_url}"'),
-                     ('ca_bundle = ""', f'ca_bundle = "{graph.ca_file}"')):  # fmt: skip
-        text = text.replace(old, new)
     path.write_text(text + "\n", encoding="utf-8")
     monkeypatch.setenv("M3MAIL_CLIENT_SECRET", "a-secret")
     return load_settings(path)

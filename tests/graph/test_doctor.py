@@ -13,6 +13,7 @@ import pytest
 
 from m3mail.service import init_folder
 from tests.conftest import INIT_DAY
+from tests.graph.agency import point_at
 from tests.graph.emulator import GraphEmulator
 
 ADVISERS = ("claire.martin@cabinet-exemple.fr", "thomas.bernard@cabinet-exemple.fr", "nadia.hoarau@cabinet-exemple.fr")
@@ -25,15 +26,7 @@ def tenant(tmp_path: Path) -> Iterator[tuple[GraphEmulator, Path]]:
     folder = tmp_path / "agence"
     init_folder(folder, INIT_DAY)
     settings = folder / "m3mail.toml"
-    text = settings.read_text(encoding="utf-8")
-    for old, new in (('backend = "local"', 'backend = "microsoft365"'),
-                     ('tenant_id = ""', f'tenant_id = "{graph.tenant}"'),
-                     ('client_id = ""', 'client_id = "m3mail-app"'),
-                     ('graph_url = "https://graph.microsoft.com"', f'graph_url = "{graph.base_url}"'),
-                     ('authority_url = "https://login.microsoftonline.com"', f'authority_url = "{graph.base_url}"'),
-                     ('ca_bundle = ""', f'ca_bundle = "{graph.ca_file}"')):  # fmt: skip
-        text = text.replace(old, new)
-    settings.write_text(text, encoding="utf-8")
+    point_at(settings, graph)
     try:
         yield graph, settings
     finally:

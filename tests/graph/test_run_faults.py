@@ -35,6 +35,7 @@ from m3mail.service import find_due, init_folder
 from m3mail.settings import Settings, load_settings
 from m3mail.state import StateStore
 from tests.conftest import INIT_DAY
+from tests.graph.agency import point_at
 from tests.graph.emulator import Fault, GraphEmulator
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -62,16 +63,7 @@ def agency(folder: Path, graph: GraphEmulator) -> Settings:
     """The sample folder cut down to one adviser and the three of her clients due last in their window."""
     init_folder(folder, INIT_DAY)
     path = folder / "m3mail.toml"
-    text = path.read_text(encoding="utf-8")
-    text = text[: text.index("\n[[advisers]]", text.index("\n[[advisers]]") + 1)]  # Claire only
-    for old, new in (('backend = "local"', 'backend = "microsoft365"'),
-                     ('tenant_id = ""', f'tenant_id = "{graph.tenant}"'),
-                     ('client_id = ""', 'client_id = "m3mail-app"'),
-                     ('graph_url = "https://graph.microsoft.com"', f'graph_url = "{graph.base_url}"'),
-                     ('authority_url = "https://login.microsoftonline.com"', f'authority_url = "{graph.base_url}"'),
-                     ('ca_bundle = ""', f'ca_bundle = "{graph.ca_file}"')):  # fmt: skip
-        text = text.replace(old, new)
-    path.write_text(text, encoding="utf-8")
+    point_at(path, graph, first_adviser_only=True)  # Claire only
     settings = load_settings(path)
     with StateStore(Path(":memory:")) as empty:
         due = [d for d in find_due(settings, INIT_DAY, store=empty).selection.due if d.adviser == ADVISER]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from m3mail.service import init_folder
 from tests.conftest import INIT_DAY
+from tests.graph.agency import point_at
 from tests.graph.emulator import GraphEmulator
 from tests.graph.openapi_check import check_log
 
@@ -23,17 +24,7 @@ def test_a_run_books_the_calls_in_outlook_through_graph(tmp_path: Path) -> None:
         folder = tmp_path / "agence"
         init_folder(folder, INIT_DAY)
         settings = folder / "m3mail.toml"
-        text = settings.read_text(encoding="utf-8")
-        for old, new in (
-            ('backend = "local"', 'backend = "microsoft365"'),
-            ('tenant_id = ""', f'tenant_id = "{graph.tenant}"'),
-            ('client_id = ""', 'client_id = "m3mail-app"'),
-            ('graph_url = "https://graph.microsoft.com"', f'graph_url = "{graph.base_url}"'),
-            ('authority_url = "https://login.microsoftonline.com"', f'authority_url = "{graph.base_url}"'),
-            ('ca_bundle = ""', f'ca_bundle = "{graph.ca_file}"'),
-        ):
-            text = text.replace(old, new)
-        settings.write_text(text, encoding="utf-8")
+        point_at(settings, graph)
         env = {
             k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
         }

@@ -28,6 +28,7 @@ from m3mail.runner import RunSummary, run_once
 from m3mail.service import find_due, init_folder, status
 from m3mail.settings import Settings, load_settings
 from m3mail.state import StateStore
+from tests.graph.agency import point_at
 from tests.graph.emulator import GraphEmulator
 from tests.graph.people import GraphAdviser
 from tests.people import Adviser, Desk, Sent
@@ -150,18 +151,7 @@ class Scenarios:
         graph.start(folder=folder.parent / "tls")
         self.emulators.append(graph)
         path = folder / "m3mail.toml"
-        text = path.read_text(encoding="utf-8")
-        for old, new in (
-            ('backend = "local"', 'backend = "microsoft365"'),
-            ('tenant_id = ""', f'tenant_id = "{graph.tenant}"'),
-            ('client_id = ""', 'client_id = "m3mail-app"'),
-            ('graph_url = "https://graph.microsoft.com"', f'graph_url = "{graph.base_url}"'),
-            ('authority_url = "https://login.microsoftonline.com"', f'authority_url = "{graph.base_url}"'),
-            ('ca_bundle = ""', f'ca_bundle = "{graph.ca_file}"'),
-        ):
-            assert old in text, old
-            text = text.replace(old, new)
-        path.write_text(text, encoding="utf-8")
+        point_at(path, graph)
         settings = load_settings(path)
         self.monkeypatch.setenv(settings.microsoft365.client_secret_env, SECRET)
         return settings
