@@ -37,6 +37,14 @@ def test_a_retried_create_makes_no_second_event(backend, graph) -> None:
     assert len(graph.mailbox(ADVISER).events) == 1
 
 
+def test_a_resumed_create_finds_the_event_even_once_graph_forgot_the_transaction(backend, graph) -> None:
+    start = datetime(2026, 11, 25, 10, tzinfo=PARIS)
+    made = backend.create_call(ADVISER, call("M3-C1-20261118#call1", start))
+    graph.mailbox(ADVISER).transactions.clear()  # days later: how long Graph remembers one is not documented
+    assert backend.create_call(ADVISER, call("M3-C1-20261118#call1", start), resume=True).id == made.id
+    assert len(graph.mailbox(ADVISER).events) == 1
+
+
 def test_calls_are_read_back_moved_categorised_or_deleted_in_one_paged_query(backend, graph) -> None:
     start = datetime(2026, 11, 25, 10, tzinfo=PARIS)
     ids = {}

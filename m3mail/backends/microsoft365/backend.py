@@ -102,14 +102,19 @@ class Microsoft365Backend(Backend):
         return {e.key: e for e in found if e.key in wanted}
 
     def create_call(self, adviser: str, call: CallSpec, *, resume: bool = False) -> CalendarEvent:
-        return self.graph.run(adviser, self._create_call(adviser, call))
+        return self.graph.run(adviser, self._create_call(adviser, call, resume))
 
     def create_calls(self, adviser: str, calls: Sequence[tuple[CallSpec, bool]]) -> list[CalendarEvent | BackendError]:
-        return self.graph.drive(adviser, [self._create_call(adviser, call) for call, _resume in calls])
+        return self.graph.drive(adviser, [self._create_call(adviser, call, resume) for call, resume in calls])
 
-    def _create_call(self, adviser: str, call: CallSpec) -> Step[CalendarEvent]:
-        """One POST: Graph makes no second event for the same transactionId (a retried create), so that
-        resuming needs no look-up either."""
+    def _create_call(self, adviser: str, call: CallSpec, resume: bool) -> Step[CalendarEvent]:
+        """One POST. Graph makes no second event for the same transactionId (a retried create); resuming, the
+        event is looked for by its key first all the same, as Microsoft does not say for how long it
+        remembers a transactionId."""
+        if resume:
+            params = {"$filter": _with_key(call.key), "$select": EVENT_FIELDS, "$expand": EXPAND_KEY}
+            if found := (yield from self._pages("find call", self.url(adviser, "/events"), params)):
+                return event_of(found[0])
         body = {
             "subject": call.subject, "transactionId": call.key, "showAs": "busy",
             "body": {"contentType": "html", "content": call.body_html or call.body_text},
@@ -213,8 +218,8 @@ class Microsoft365Backend(Backend):
         return (yield Request("notify", "post", url, body=message(mail, flags=0)))["id"]
 
     def _by_key(self, mailbox: str, folder: str, key: str) -> Step[list[dict[str, Any]]]:
-        flt = f"singleValueExtendedProperties/Any(ep: ep/id eq '{KEY_PROPERTY}' and ep/value eq '{odata_quote(key)}')"
-        params = {"$filter": flt, "$select": "id,internetMessageId,conversationId,sentDateTime", "$top": "10"}
+        params = {"$filter": _with_key(key), "$select": "id,internetMessageId,conversationId,sentDateTime",
+                  "$top": "10"}  # fmt: skip
         return (yield from self._pages("find message", self.url(mailbox, f"/mailFolders/{folder}/messages"), params))
 
     def folder(self, mailbox: str, path: Folder) -> str:
@@ -262,3 +267,7 @@ class Microsoft365Backend(Backend):
         cover (``m3mail doctor``)."""
         return self.graph.run(mailbox, one(request))
 
+
+def _with_key(key: str) -> str:
+    """The OData filter for the items carrying m3mail's ``key`` (shared/graph README: "extended prop query")."""
+    return f"singleValueExtendedProperties/Any(ep: ep/id eq '{KEY_PROPERTY}' and ep/value eq '{odata_quote(key)}')"
