@@ -59,3 +59,24 @@ def test_a_run_books_the_calls_in_outlook_through_graph(tmp_path: Path) -> None:
         assert again.returncode == 0 and sum(len(graph.mailbox(a).events) for a in ADVISERS) == booked
     finally:
         graph.stop()
+
+
+def test_with_batching_off_every_write_is_a_request_of_its_own(tmp_path: Path) -> None:
+    graph = GraphEmulator(mailboxes=ADVISERS)
+    graph.start(folder=tmp_path / "tls")
+    try:
+        init_folder(tmp_path / "agence", INIT_DAY)
+        settings = tmp_path / "agence" / "m3mail.toml"
+        point_at(settings, graph)
+        settings.write_text(settings.read_text(encoding="utf-8").replace("batching = true", "batching = false"),
+                            encoding="utf-8")  # fmt: skip
+        unset = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+        env = {k: v for k, v in os.environ.items() if k not in unset} | {"M3MAIL_CLIENT_SECRET": "a-secret"}
+        run = subprocess.run([sys.executable, "-m", "m3mail", "run", "--settings", str(settings), "--today",
+                              INIT_DAY.isoformat()], capture_output=True, text=True, env=env)  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        assert sum(len(graph.mailbox(a).events) for a in ADVISERS) == 61
+        line = next(li for li in run.stdout.splitlines() if li.startswith("Microsoft Graph:"))
+        assert "(0 of them in 0 $batch request(s))" in line
+    finally:
+        graph.stop()

@@ -35,4 +35,5 @@ def make_microsoft365(settings: Settings) -> Microsoft365Backend:
             raise SettingsError("settings", [problem])
     access = GraphAccess(m.tenant_id, m.client_id, credential, graph_url=m.graph_url, authority_url=m.authority_url,
                          ca_bundle=str(m.ca_bundle) if m.ca_bundle else None)  # fmt: skip
-    return Microsoft365Backend(access, settings.timezone, per_mailbox=m.requests_per_mailbox)
+    return Microsoft365Backend(access, settings.timezone, per_mailbox=m.requests_per_mailbox,
+                              batching=m.batching)
