@@ -228,6 +228,9 @@ def run(ctx: click.Context, settings_path: Path, portfolio: Path | None, when: s
                               echo=click.echo, progress=_progress())  # fmt: skip
     _print_summary(summary)
     if summary.errors:
+        if settings.backend == "microsoft365":
+            click.echo(f"what each mailbox permits, and what to fix: m3mail doctor --settings {settings_path}",
+                       err=True)  # fmt: skip
         ctx.exit(8)
 
 

@@ -94,3 +94,14 @@ def test_a_wrong_secret_is_a_refused_token(tenant) -> None:
     data = json.loads(result.stdout)
     assert not data["token"]["ok"] and "client secret" in data["token"]["fix"]
     assert data["mailboxes"] == {}
+
+
+def test_a_run_refused_by_graph_points_the_admin_to_doctor(tenant) -> None:
+    graph, settings = tenant
+    graph.roles = ("Mail.ReadWrite", "Mail.Send", "MailboxSettings.ReadWrite")  # no calendar permission
+    env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")}
+    env["M3MAIL_CLIENT_SECRET"] = "a-secret"
+    run = subprocess.run([sys.executable, "-m", "m3mail", "run", "--settings", str(settings), "--today",
+                          INIT_DAY.isoformat()], capture_output=True, text=True, env=env)  # fmt: skip
+    assert run.returncode == 8
+    assert "ErrorAccessDenied" in run.stderr and f"m3mail doctor --settings {settings}" in run.stderr

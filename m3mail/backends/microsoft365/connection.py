@@ -100,7 +100,9 @@ class GraphConnection(Connection):
         self.update_session_auth_header(access_token=token)
         if self.access.ca_bundle:  # the settings' CA file, whatever REQUESTS_CA_BUNDLE says (see _PinnedVerify)
             kwargs.setdefault("verify", self.access.ca_bundle)
-        return super().oauth_request(url, method, **kwargs)
+        # Not O365's oauth_request: it takes a first 401/403 for an expired token and "refreshes" it by asking
+        # msal with no scopes, which crashes. The token above is fresh from msal, so a 40x is Graph's answer.
+        return self._internal_request(self.session, url, method, ignore40x=False, **kwargs)
 
 
 class _Account(Account):
