@@ -293,10 +293,6 @@ class StateStore:
 
     # --- opt-outs and metadata ---------------------------------------------------------------------------
 
-    def opt_out(self, client_id: str, at: datetime, source: str) -> None:
-        with self.transaction() as db:
-            db.execute("INSERT OR IGNORE INTO optouts VALUES (?,?,?)", (client_id, at.isoformat(), source))
-
     @_serialised
     def opted_out(self) -> set[str]:
         return {row[0] for row in self.db.execute("SELECT client_id FROM optouts")}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,7 +45,7 @@ def test_a_run_books_the_calls_in_outlook_through_graph(tmp_path: Path) -> None:
         assert booked == 61  # the same calls as the local backend books on the sample that day
         # the summary says how many Graph requests the run made: the bookings went in $batch requests
         line = next(li for li in run.stdout.splitlines() if li.startswith("Microsoft Graph:"))
-        requests = json.loads("[" + ",".join(w for w in line.replace("(", " ").split() if w.isdigit()) + "]")
+        requests = [int(n) for n in re.findall(r"\d+", line)]
         served = [json.loads(li) for li in log.read_text(encoding="utf-8").splitlines()]
         graph_requests = [r for r in served if r["path"].startswith("/v1.0/")]
         assert requests[0] == len(graph_requests) < 61  # fewer requests than calls booked

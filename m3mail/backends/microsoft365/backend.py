@@ -52,7 +52,6 @@ class Microsoft365Backend(Backend):
         self.access = access
         self.graph = GraphClient(access, per_mailbox=per_mailbox, batching=batching, sleep=sleep, max_wait=max_wait)
         self.tz = ZoneInfo(timezone)
-        self.base = self.graph.base
         self._folders: dict[tuple[str, Folder], str] = {}
         self._availability: dict[str, Availability] = {}
 
@@ -260,7 +259,7 @@ class Microsoft365Backend(Backend):
         return items
 
     def url(self, mailbox: str, path: str) -> str:
-        return f"{self.base}/users/{quote(mailbox, safe='@')}{path}"
+        return f"{self.graph.base}/users/{quote(mailbox, safe='@')}{path}"
 
     def call(self, mailbox: str, request: Request) -> dict[str, Any]:
         """One request, as the backend makes them (retries, limits, counts): for what the contract does not
