@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from m3mail.backends.base import Backend
+from m3mail.backends.base import Backend, Progress
 from m3mail.errors import BackendError
 from m3mail.models import CallSpec, FollowUp, MailSpec, SentMail, State
 
@@ -31,18 +31,19 @@ class Action:
     kind = "action"
     batched = False  # several of this kind for one mailbox go to the backend together (perform_many)
 
-    def perform(self, backend: Backend, *, resume: bool = False) -> object:
-        """Do it on the backend (idempotent on ``key``; ``resume`` when an earlier try may have reached it);
-        returns what the backend returned."""
+    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> object:
+        """Do it on the backend (idempotent on ``key``; ``resume`` when an earlier try may have reached it;
+        ``progress``, what earlier tries noted, for the backends that note); returns what the backend returned."""
         raise NotImplementedError
 
     @classmethod
-    def perform_many(cls, backend: Backend, actions: Sequence[Action], resume: Sequence[bool]) -> list[object]:
+    def perform_many(cls, backend: Backend, actions: Sequence[Action], resume: Sequence[bool],
+                     progress: Sequence[Progress | None]) -> list[object]:  # fmt: skip
         """``perform`` for actions of this kind on one mailbox: what each returned, or its BackendError."""
         results: list[object] = []
-        for action, again in zip(actions, resume, strict=True):
+        for action, again, notes in zip(actions, resume, progress, strict=True):
             try:
-                results.append(action.perform(backend, resume=again))
+                results.append(action.perform(backend, resume=again, progress=notes))
             except BackendError as e:
                 results.append(e)
         return results
@@ -65,7 +66,7 @@ class Update(Action):
     detail: str = ""
     kind = "update"
 
-    def perform(self, backend: Backend, *, resume: bool = False) -> object:
+    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> object:
         return None
 
     def after(self, result: object, now: datetime) -> FollowUp | None:
@@ -80,7 +81,7 @@ class EnsureCategories(Action):
     colours: Mapping[str, str] = field(default_factory=dict)
     kind = "categories"
 
-    def perform(self, backend: Backend, *, resume: bool = False) -> object:
+    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> object:
         backend.ensure_categories(self.mailbox, self.colours)
         return None
 
@@ -91,12 +92,13 @@ class BookCall(Action):
     kind = "book"
     batched = True
 
-    def perform(self, backend: Backend, *, resume: bool = False) -> object:
+    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> object:
         assert self.call is not None
         return backend.create_call(self.mailbox, self.call, resume=resume)
 
     @classmethod
-    def perform_many(cls, backend: Backend, actions: Sequence[Action], resume: Sequence[bool]) -> list[object]:
+    def perform_many(cls, backend: Backend, actions: Sequence[Action], resume: Sequence[bool],
+                     progress: Sequence[Progress | None]) -> list[object]:  # fmt: skip
         calls = [a.call for a in actions if isinstance(a, BookCall) and a.call is not None]
         return list(backend.create_calls(actions[0].mailbox, list(zip(calls, resume, strict=True))))
 
@@ -104,7 +106,8 @@ class BookCall(Action):
         assert self.follow_up is not None and self.call is not None
         start = getattr(result, "start", self.call.start)
         return replace(self.follow_up, state=State.BOOKED, call_at=start, call_key=self.call.key,
-                       attempts=self.follow_up.attempts + (start,), capacity_short=False)  # fmt: skip
+                       call_id=str(getattr(result, "id", "") or ""), attempts=self.follow_up.attempts + (start,),
+                       capacity_short=False)  # fmt: skip
 
     def describe(self) -> str:
         assert self.call is not None
@@ -117,14 +120,15 @@ class SendEmail(Action):
     kind = "email"
     batched = True
 
-    def perform(self, backend: Backend, *, resume: bool = False) -> object:
+    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> object:
         assert self.mail is not None
-        return backend.send(self.mailbox, self.mail, resume=resume)
+        return backend.send(self.mailbox, self.mail, resume=resume, progress=progress)
 
     @classmethod
-    def perform_many(cls, backend: Backend, actions: Sequence[Action], resume: Sequence[bool]) -> list[object]:
+    def perform_many(cls, backend: Backend, actions: Sequence[Action], resume: Sequence[bool],
+                     progress: Sequence[Progress | None]) -> list[object]:  # fmt: skip
         mails = [a.mail for a in actions if isinstance(a, SendEmail) and a.mail is not None]
-        return list(backend.send_many(actions[0].mailbox, list(zip(mails, resume, strict=True))))
+        return list(backend.send_many(actions[0].mailbox, list(zip(mails, resume, progress, strict=True))))
 
     def after(self, result: object, now: datetime) -> FollowUp | None:
         assert self.follow_up is not None and isinstance(result, SentMail)
@@ -142,12 +146,13 @@ class FileMail(Action):
     kind = "file"
     batched = True
 
-    def perform(self, backend: Backend, *, resume: bool = False) -> object:
+    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> object:
         assert self.mail is not None
         return backend.file(self.mailbox, self.folder, self.mail, resume=resume)
 
     @classmethod
-    def perform_many(cls, backend: Backend, actions: Sequence[Action], resume: Sequence[bool]) -> list[object]:
+    def perform_many(cls, backend: Backend, actions: Sequence[Action], resume: Sequence[bool],
+                     progress: Sequence[Progress | None]) -> list[object]:  # fmt: skip
         items = [(a.folder, a.mail, again) for a, again in zip(actions, resume, strict=True)
                  if isinstance(a, FileMail) and a.mail is not None]  # fmt: skip
         return list(backend.file_many(actions[0].mailbox, items))
@@ -166,7 +171,7 @@ class Notify(Action):
     mail: MailSpec | None = None
     kind = "notify"
 
-    def perform(self, backend: Backend, *, resume: bool = False) -> object:
+    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> object:
         assert self.mail is not None
         return backend.notify(self.mailbox, self.mail, resume=resume)
 

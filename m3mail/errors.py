@@ -9,8 +9,12 @@ traceback, and exits with its ``exit_code``.
     ├── LockBusy                exit 7: another run holds the lock
     ├── TemplateError           a template cannot be rendered: names the template and line; that follow-up waits
     └── BackendError            a calendar or mailbox operation failed: names the mailbox and the operation;
-        │                       ``retryable`` when trying again later may succeed (throttling, 5xx, a reset)
-        └── MailboxUnavailable  the mailbox or calendar does not exist or cannot be written
+        │                       ``retryable`` when trying again later may succeed (throttling, 5xx, a reset);
+        │                       ``maybe_done`` when the request may have been carried out all the same (a 504,
+        │                       an answer lost with its connection): look before writing again
+        ├── MailboxUnavailable  the mailbox or calendar does not exist or cannot be written
+        └── Pending             not a failure: the write was accepted and its result is not visible yet (an
+                                email sent, its copy not yet in Sent Items); the next run looks again
 
 A bad *row* of the export is not an exception: it is a ``RowIssue`` value, reported and skipped.
 """
@@ -71,13 +75,24 @@ class BackendError(M3MailError):
     """A failed operation on a calendar or mailbox."""
 
     def __init__(self, mailbox: str, operation: str, detail: str, *, retryable: bool = False,
-                 status: int | None = None, code: str = "", retry_after: float | None = None):  # fmt: skip
+                 status: int | None = None, code: str = "", retry_after: float | None = None,
+                 maybe_done: bool = False):  # fmt: skip
         self.mailbox, self.operation, self.detail = mailbox, operation, detail
         self.retryable, self.status, self.code = retryable, status, code
         self.retry_after = retry_after  # seconds the server asked to wait (Retry-After), if it said
+        self.maybe_done = maybe_done  # the request may have been carried out: what it wrote is looked for first
         where = f" (HTTP {status}{' ' + code if code else ''})" if status else (f" ({code})" if code else "")
         super().__init__(f"{mailbox}: {operation} failed{where}: {detail}")
 
 
 class MailboxUnavailable(BackendError):
     pass
+
+
+class Pending(BackendError):
+    """The write was accepted and what it made cannot be seen yet: the action is neither done nor failed, and
+    the next run looks again (never writes again)."""
+
+    def __init__(self, mailbox: str, operation: str, detail: str):
+        super().__init__(mailbox, operation, detail)
+        self.args = (f"{mailbox}: {operation}: {detail}",)

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from m3mail.actions import Action, SendEmail, Update
-from m3mail.backends.base import Backend
-from m3mail.errors import BackendError, M3MailError
+from m3mail.backends.base import Backend, Progress
+from m3mail.errors import BackendError, M3MailError, Pending
 from m3mail.models import FollowUp
 from m3mail.state import StateStore
 
@@ -125,12 +125,17 @@ class Executor:
 
     def _call(self, actions: list[Action], resume: list[bool]) -> list[object]:
         """What the backend returned for each action, or the M3MailError it raised."""
+        progress = [self._progress(a.key) for a in actions]
         try:
             if len(actions) == 1:
-                return [actions[0].perform(self.backend, resume=resume[0])]
-            return type(actions[0]).perform_many(self.backend, actions, resume)
+                return [actions[0].perform(self.backend, resume=resume[0], progress=progress[0])]
+            return type(actions[0]).perform_many(self.backend, actions, resume, progress)
         except M3MailError as e:
             return [e] * len(actions)
+
+    def _progress(self, key: str) -> Progress:
+        """The action's notes in the action log: what earlier tries noted, and where this one notes."""
+        return Progress(self.store.progress(key), lambda text: self.store.note(key, text))
 
     def _record(self, action: Action, result: object) -> FollowUp | None | object:
         fid = action.follow_up.id if action.follow_up else None
@@ -140,6 +145,11 @@ class Executor:
                 new = action.after(result, self.clock())
             except M3MailError as e:
                 result = e
+        if isinstance(result, Pending):  # accepted, not visible yet: the next run looks again, quietly
+            self.store.pending(action.key, self.clock(), str(result))
+            self.tally.count(f"pending:{action.kind}")
+            log.info("%s pending: %s", action.describe(), result.detail, extra={"followup": fid})
+            return _FAILED
         if isinstance(result, M3MailError):
             self.store.failed(action.key, self.clock(), str(result))
             self.tally.errors.append(f"{action.describe()}: {result}")

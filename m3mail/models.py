@@ -311,6 +311,7 @@ class FollowUp:
     attempts: tuple[datetime, ...] = ()
     call_at: datetime | None = None  # the current call, where the adviser's calendar has it now
     call_key: str = ""  # the key of the current call event
+    call_id: str = ""  # the backend's id of that event when it was made (read back by it)
     outcome: Outcome | None = None
     notes: str = ""
     outcome_at: datetime | None = None

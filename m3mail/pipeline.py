@@ -122,8 +122,8 @@ def _observe(
 ) -> tuple[list[Action], list[InboundMail]]:
     """The state changes the calendar and the Inbox call for, and the Inbox messages read."""
     rules = process_rules(ctx.settings, adviser)
-    booked = [f.call_key for f in follow_ups if f.state is State.BOOKED]
-    calls = ctx.backend.calls(adviser.email, booked) if booked else {}
+    booked = {f.call_key: f.call_id for f in follow_ups if f.state is State.BOOKED}
+    calls = ctx.backend.calls(adviser.email, list(booked), booked) if booked else {}
     awaiting = [f for f in follow_ups if f.emailed_at and (f.state is State.EMAILED or _unfiled_replies(f))]
     inbox = (
         ctx.backend.inbox(adviser.email, min(f.emailed_at for f in awaiting) - timedelta(days=1)) if awaiting else []

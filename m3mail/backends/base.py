@@ -9,9 +9,15 @@ event, message or folder. The executor records the key before calling, so that a
 finished by the next, and passes ``resume=True`` whenever an earlier try may have reached the backend; a first
 try (``resume=False``) may skip the look-up where looking costs a request (Microsoft Graph).
 
+Some writes cannot be looked for by their key at every moment: Exchange copies a sent email to Sent Items only
+once it has really gone, and until then the message is nowhere to be seen. For those, the executor hands the
+backend a ``Progress``: what the earlier tries of that action noted (the draft's id), and ``note()`` to record,
+durably, what the backend made before its next write. A resume then knows the email was handed over.
+
 Errors: every method raises ``BackendError`` (``retryable`` for throttling, 5xx and resets, which a later
 attempt may cure) or its subclass ``MailboxUnavailable`` (the adviser's calendar or mailbox does not exist, or
-cannot be written). Nothing else escapes a backend.
+cannot be written); ``send`` may raise ``Pending`` (not a failure: the email was handed over and its copy is
+not visible yet; a later call with the same progress finds it). Nothing else escapes a backend.
 
 Times are aware datetimes; backends return them in any zone, the domain converts.
 """
@@ -42,6 +48,22 @@ CATEGORY_COLOURS: Mapping[str, str] = {
 }
 
 
+class Progress:
+    """One action's notes across its tries: ``noted`` is what an earlier try recorded ("" when none did);
+    ``note(text)`` records it durably (the executor writes it to the action log) before returning."""
+
+    def __init__(self, noted: str = "", sink: Callable[[str], None] | None = None):
+        self.noted, self._sink = noted, sink
+
+    def note(self, text: str) -> None:
+        if self._sink is not None:
+            self._sink(text)
+        self.noted = text
+
+
+Sending = tuple[MailSpec, bool, Progress | None]  # an email to send, resumed or not, with its action's notes
+
+
 class Backend(ABC):
     """Calendars and mailboxes of the advisers (and of the shared filing mailbox, if any)."""
 
@@ -55,9 +77,12 @@ class Backend(ABC):
         included, m3mail's own with their ``key``. The domain counts every event not shown as free as busy."""
 
     @abstractmethod
-    def calls(self, adviser: str, keys: Collection[str]) -> dict[str, CalendarEvent]:
+    def calls(self, adviser: str, keys: Collection[str],
+              ids: Mapping[str, str] | None = None) -> dict[str, CalendarEvent]:  # fmt: skip
         """m3mail's call events with these keys, wherever the adviser moved them, with their categories and
-        notes: one read per adviser and run. A key absent from the result is an event the adviser deleted."""
+        notes. ``ids``: the backend id each key's event had when it was made, where known (a backend may read
+        the events by id rather than search them). A key absent from the result is an event the adviser
+        deleted."""
 
     @abstractmethod
     def create_call(self, adviser: str, call: CallSpec, *, resume: bool = False) -> CalendarEvent:
@@ -76,9 +101,10 @@ class Backend(ABC):
     # --- mail --------------------------------------------------------------------------------------------
 
     @abstractmethod
-    def send(self, adviser: str, mail: MailSpec, *, resume: bool = False) -> SentMail:
+    def send(self, adviser: str, mail: MailSpec, *, resume: bool = False, progress: Progress | None = None) -> SentMail:
         """Send ``mail`` from the adviser's mailbox (a copy kept in Sent), or return the message already sent
-        with ``mail.key``. A message prepared but not sent by a crash is sent, never twice."""
+        with ``mail.key``. A message prepared but not sent by a crash is sent, never twice. ``progress``: see
+        the module docstring; raises ``Pending`` when the email was handed over and cannot be seen yet."""
 
     @abstractmethod
     def find_sent(self, adviser: str, key: str) -> SentMail | None:
@@ -103,9 +129,9 @@ class Backend(ABC):
         """``create_call`` for each (call, resume); one failing does not stop the others."""
         return _each(lambda item: self.create_call(adviser, item[0], resume=item[1]), calls)
 
-    def send_many(self, adviser: str, mails: Sequence[tuple[MailSpec, bool]]) -> list[SentMail | BackendError]:
-        """``send`` for each (mail, resume); one failing does not stop the others."""
-        return _each(lambda item: self.send(adviser, item[0], resume=item[1]), mails)
+    def send_many(self, adviser: str, mails: Sequence[Sending]) -> list[SentMail | BackendError]:
+        """``send`` for each (mail, resume, progress); one failing does not stop the others."""
+        return _each(lambda item: self.send(adviser, item[0], resume=item[1], progress=item[2]), mails)
 
     def file_many(self, mailbox: str, items: Sequence[tuple[Folder, MailSpec, bool]]) -> list[str | BackendError]:
         """``file`` for each (folder, mail, resume); one failing does not stop the others."""

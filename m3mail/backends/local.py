@@ -37,7 +37,7 @@ import html2text
 from icalendar import Alarm, Calendar, Component, Event, Timezone, vText
 
 from m3mail.backends import mime
-from m3mail.backends.base import Backend
+from m3mail.backends.base import Backend, Progress
 from m3mail.errors import BackendError, MailboxUnavailable
 from m3mail.files import write_atomic
 from m3mail.models import CalendarEvent, CallSpec, InboundMail, MailSpec, SentMail
@@ -171,7 +171,8 @@ class LocalBackend(Backend):
         return sorted(found, key=lambda e: e.start)
 
     @_translated("read calls")
-    def calls(self, adviser: str, keys: Collection[str]) -> dict[str, CalendarEvent]:
+    def calls(self, adviser: str, keys: Collection[str],
+              ids: Mapping[str, str] | None = None) -> dict[str, CalendarEvent]:  # fmt: skip
         wanted = set(keys)
         found = {}
         for component in self._load(adviser).walk("VEVENT"):
@@ -329,7 +330,7 @@ class LocalBackend(Backend):
     # --- mail ----------------------------------------------------------------------------------------------
 
     @_translated("send")
-    def send(self, adviser: str, mail: MailSpec, *, resume: bool = False) -> SentMail:
+    def send(self, adviser: str, mail: MailSpec, *, resume: bool = False, progress: Progress | None = None) -> SentMail:
         stored = self._stored(adviser, (SENT,), mail.key) or self._deliver(adviser, (SENT,), mail, seen=True)
         return SentMail(stored.id, stored.message_id, stored.date)
 

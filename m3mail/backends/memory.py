@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from m3mail.backends.base import Backend
+from m3mail.backends.base import Backend, Progress
 from m3mail.errors import BackendError, MailboxUnavailable
 from m3mail.models import CalendarEvent, CallSpec, InboundMail, MailSpec, SentMail
 
@@ -53,7 +53,8 @@ class MemoryBackend(Backend):
         calendar = self._calendar(adviser, "events")
         return sorted((e for e in calendar.values() if e.start < end and e.end > start), key=lambda e: e.start)
 
-    def calls(self, adviser: str, keys: Collection[str]) -> dict[str, CalendarEvent]:
+    def calls(self, adviser: str, keys: Collection[str],
+              ids: Mapping[str, str] | None = None) -> dict[str, CalendarEvent]:  # fmt: skip
         wanted = set(keys)
         return {e.key: e for e in self._calendar(adviser, "calls").values() if e.key in wanted}
 
@@ -74,7 +75,7 @@ class MemoryBackend(Backend):
 
     # --- mail ----------------------------------------------------------------------------------------------
 
-    def send(self, adviser: str, mail: MailSpec, *, resume: bool = False) -> SentMail:
+    def send(self, adviser: str, mail: MailSpec, *, resume: bool = False, progress: Progress | None = None) -> SentMail:
         stored = self._store(adviser, SENT, mail, read=True, operation="send")
         return SentMail(stored.id, stored.message_id, stored.at)
 

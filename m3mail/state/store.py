@@ -27,7 +27,7 @@ from m3mail.models import Client, DueFollowUp, FollowUp, Outcome, PastFollowUp, 
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _FOLLOW_UP = TypeAdapter(FollowUp)
 
 _SCHEMA = """
@@ -62,7 +62,8 @@ CREATE TABLE actions (
     created_at  TEXT NOT NULL,
     updated_at  TEXT NOT NULL,
     result      TEXT NOT NULL DEFAULT '',
-    error       TEXT NOT NULL DEFAULT ''
+    error       TEXT NOT NULL DEFAULT '',
+    progress    TEXT NOT NULL DEFAULT ''  -- what a try noted before its next write (a draft's id, before sending)
 );
 CREATE TABLE optouts (
     client_id TEXT PRIMARY KEY,
@@ -158,6 +159,11 @@ class StateStore:
                 "upgrade m3mail"
             )
         if version == SCHEMA_VERSION:
+            return
+        if version == 2:  # schema 3 adds the actions' progress notes
+            with self.transaction() as db:
+                db.execute("ALTER TABLE actions ADD COLUMN progress TEXT NOT NULL DEFAULT ''")
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             return
         # one statement at a time: executescript() would commit the transaction half-way
         with self.transaction() as db:
@@ -277,6 +283,23 @@ class StateStore:
         with self.transaction() as db:
             db.execute("UPDATE actions SET status = 'failed', updated_at = ?, error = ? WHERE key = ?",
                        (at.isoformat(timespec="seconds"), error, key))  # fmt: skip
+
+    def pending(self, key: str, at: datetime, detail: str) -> None:
+        """The action was accepted and its result cannot be seen yet: neither done nor failed."""
+        with self.transaction() as db:
+            db.execute("UPDATE actions SET status = 'pending', updated_at = ?, error = ? WHERE key = ?",
+                       (at.isoformat(timespec="seconds"), detail, key))  # fmt: skip
+
+    @_serialised
+    def progress(self, key: str) -> str:
+        """What an earlier try of the action noted ("" when none did)."""
+        row = self.db.execute("SELECT progress FROM actions WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else ""
+
+    def note(self, key: str, text: str) -> None:
+        """Record, durably, what a try of the action made so far (before its next write)."""
+        with self.transaction() as db:
+            db.execute("UPDATE actions SET progress = ? WHERE key = ?", (text, key))
 
     @_serialised
     def last_done(self, prefix: str) -> datetime | None:

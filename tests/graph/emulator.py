@@ -73,9 +73,11 @@ from tests.graph.emulator_protocol import (  # noqa: E402
     Reply,
     Request,
     _aad_error,
+    _after_the_work,
     _Dropped,
     _error_reply,
     _fault_error,
+    http_date,
 )
 from tests.graph.emulator_routes import ROUTES, Route  # noqa: E402
 from tests.graph.emulator_settings import SettingsOperations  # noqa: E402
@@ -96,6 +98,7 @@ __all__ = [  # what tests and tools import from here, wherever it lives now
     "Request",
     "Route",
     "batch_requests",
+    "http_date",
     "main",
     "token_claims",
 ]
@@ -118,6 +121,7 @@ class GraphEmulator(Batching, Identity, CalendarOperations, MailOperations, Sett
         self.token_lifetime = 3599
         self.concurrency_limit = concurrency_limit
         self.latency = 0.0  # seconds each Graph request stays in flight
+        self.sent_items_delay = 0.0  # seconds from a send's 202 to its copy in Sent Items (math.inf: complete_sends)
         self.peak_concurrency: dict[str, int] = {}  # mailbox -> most requests seen at once (a refused one counts)
         self._in_flight: dict[str, int] = {}
         self._slots = threading.Lock()
@@ -173,17 +177,19 @@ class GraphEmulator(Batching, Identity, CalendarOperations, MailOperations, Sett
         """One top-level Graph request: faults, the token, then a $batch or one routed request."""
         fault = self._fault_for(request.method, request.path)
         try:
-            if fault is not None and (fault.drop or fault.status):
+            if fault is not None and (fault.drop or fault.status) and not fault.executed:
                 time.sleep(fault.delay)
                 if fault.drop:
                     raise _Dropped
                 raise _fault_error(fault)
             claims = self._authenticate(request)
             if request.route_path == "/$batch" and request.method == "POST":
-                return self._batch(request, claims)
-            return self._run_together([self._prepare(request, claims, fault)])[0]
+                reply = self._batch(request, claims)
+            else:
+                reply = self._run_together([self._prepare(request, claims, fault)])[0]
         except GraphError as e:
             return _error_reply(e, request)
+        return _after_the_work(fault, reply, request)
 
     # --- the request log ------------------------------------------------------------------------------------
 
@@ -203,12 +209,15 @@ def main() -> None:
     parser.add_argument("--secret", help="the only client secret accepted (default: any)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds each Graph request takes")
     parser.add_argument("--concurrency-limit", type=int, default=CONCURRENCY_LIMIT, help="per mailbox (0: none)")
+    parser.add_argument("--page-size", type=int, default=PAGE_SIZE, help="items per page at most (Graph: up to $top)")
+    parser.add_argument("--sent-items-delay", type=float, default=0.0,
+                        help="seconds before a sent email's copy reaches Sent Items (Exchange: 'may take time')")
     args = parser.parse_args()
-    emulator = GraphEmulator(mailboxes=tuple(args.mailbox), roles=args.role or ALL_ROLES,
+    emulator = GraphEmulator(mailboxes=tuple(args.mailbox), page_size=args.page_size, roles=args.role or ALL_ROLES,
                              concurrency_limit=args.concurrency_limit or None, client_id=args.client_id,
                              client_secret=args.secret)  # fmt: skip
     emulator.scope = set(args.scope) if args.scope else None
-    emulator.latency = args.latency
+    emulator.latency, emulator.sent_items_delay = args.latency, args.sent_items_delay
     base = emulator.start(args.port)
     print(f"base URL: {base}\nauthority: {base}/{emulator.tenant}\nCA file: {emulator.ca_file}", flush=True)
     try:

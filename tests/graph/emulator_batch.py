@@ -1,6 +1,17 @@
-"""JSON batching in the Graph emulator (``POST /v1.0/$batch``): the envelope checked as Graph checks it before
-running anything, the requests run in waves along ``dependsOn`` (424 FailedDependency after a failed one), the
-requests of a wave in flight together, the answers in the order they ran.
+"""JSON batching in the Graph emulator (``POST /v1.0/$batch``), as Microsoft's JSON batching page
+(concepts/json-batching.md) describes it and Graph applies it:
+- the envelope is checked before anything runs, and a malformed batch fails whole with 400: more than 20
+  requests, an id used twice (ids are not case-sensitive), a write without its ``body`` and ``Content-Type``
+  header, an absolute url, a ``dependsOn`` naming no earlier request;
+- "Batch should be either fully sequential or fully parallel" (the page's TIP): either no request has
+  ``dependsOn``, or each one but the first depends on the one before it, and nothing else; a batch mixing the
+  two is refused whole with 400 (msgraph-sdk-java-core#71 and a reported spike; the message text is a guess);
+- a parallel batch's requests are in flight together (so past 4 on one mailbox, the others are throttled, 429
+  ApplicationThrottled), and their answers come in an order of Graph's ("might appear in a different order than
+  the requests": here the reverse one);
+- a sequential batch runs one request at a time, in order; once one fails, every later one fails with 424
+  FailedDependency ("If an individual request fails, any request that depends on that request fails with status
+  code 424").
 
 ``Batching`` is a part of ``GraphEmulator``. Public, and importable from ``tests.graph.emulator``:
 ``batch_requests(body)`` (a $batch envelope checked as Graph checks it) and ``BATCH_LIMIT``.
@@ -15,43 +26,79 @@ from urllib.parse import parse_qs, urlsplit
 from requests.structures import CaseInsensitiveDict
 
 from tests.graph.emulator_dispatch import Dispatch, _Call
-from tests.graph.emulator_protocol import JSON_TYPE, GraphError, Reply, Request, _Dropped, _error_reply, _fault_error
+from tests.graph.emulator_protocol import (
+    JSON_TYPE,
+    GraphError,
+    Reply,
+    Request,
+    _after_the_work,
+    _Dropped,
+    _error_reply,
+    _fault_error,
+)
 
-BATCH_LIMIT = 20  # requests in one $batch (shared/graph README, "$batch")
+BATCH_LIMIT = 20  # requests in one $batch (json-batching, "Batch size limitations")
+MIXED = "Batch should be either fully sequential or fully parallel."  # the page's words; Graph's own text unknown
 
 
 class Batching(Dispatch):
-    """A $batch's requests through the steps of ``Dispatch``, wave by wave."""
+    """A $batch's requests through the steps of ``Dispatch``: all at once, or one after the other."""
 
     def _batch(self, request: Request, claims: dict[str, Any]) -> Reply:
-        """JSON batching: up to 20 requests, run in waves (a request runs once the ones it dependsOn have);
-        the requests of a wave are in flight together. The responses come in the order they ran."""
         items = batch_requests(request.body)
-        results: dict[str, Reply] = {}
-        responses = []
-        for wave in _waves(items):
-            ready: list[tuple[str, _Call]] = []
-            for item in wave:
-                key, sub = item["id"].lower(), _sub_request(item)
-                failed = [d for d in item.get("dependsOn") or () if results[d.lower()].status >= 400]
-                try:
-                    if failed:
-                        raise GraphError(424, "FailedDependency", f"Request '{failed[0]}', a dependency, failed.")
-                    fault = self._fault_for(sub.method, sub.path)
-                    if fault is not None and fault.drop:
-                        raise _Dropped
-                    if fault is not None and fault.status:
-                        raise _fault_error(fault)
-                    ready.append((key, self._prepare(sub, claims, fault)))
-                except GraphError as e:
-                    results[key] = _error_reply(e, sub)
-            for (key, _), reply in zip(ready, self._run_together([call for _, call in ready]), strict=True):
-                results[key] = reply
-            responses += [_sub_response(item["id"], results[item["id"].lower()]) for item in wave]
+        if any(item.get("dependsOn") for item in items):
+            responses = self._in_sequence(items, claims)
+        else:
+            responses = self._in_parallel(items, claims)[::-1]  # any order: not the requests'
         return Reply(200, {"responses": responses})
 
+    def _in_parallel(self, items: list[dict[str, Any]], claims: dict[str, Any]) -> list[dict[str, Any]]:
+        """The requests in flight together; each answered on its own (a fault, a refusal, the throttle)."""
+        results: dict[str, Reply] = {}
+        ready: list[tuple[str, _Call, Any]] = []
+        for item in items:
+            sub = _sub_request(item)
+            try:
+                fault = self._sub_fault(sub)
+                ready.append((item["id"], self._prepare(sub, claims, fault), fault))
+            except GraphError as e:
+                results[item["id"]] = _error_reply(e, sub)
+        replies = self._run_together([call for _, call, _f in ready])
+        for (ident, call, fault), reply in zip(ready, replies, strict=True):
+            results[ident] = _after_the_work(fault, reply, call.request)
+        return [_sub_response(item["id"], results[item["id"]]) for item in items]
 
-# --- $batch: the envelope, the waves, the answers ------------------------------------------------------------
+    def _in_sequence(self, items: list[dict[str, Any]], claims: dict[str, Any]) -> list[dict[str, Any]]:
+        """One request after the other; after a failed one, the rest fail with 424."""
+        responses: list[dict[str, Any]] = []
+        failed: str | None = None
+        for item in items:
+            sub = _sub_request(item)
+            try:
+                if failed is not None:
+                    raise GraphError(424, "FailedDependency", f"Request '{failed}', a dependency, failed.")
+                fault = self._sub_fault(sub)
+                call = self._prepare(sub, claims, fault)
+                reply = _after_the_work(fault, self._run_together([call])[0], sub)
+            except GraphError as e:
+                reply = _error_reply(e, sub)
+            if reply.status >= 400 and failed is None:
+                failed = item["id"]
+            responses.append(_sub_response(item["id"], reply))
+        return responses
+
+    def _sub_fault(self, sub: Request) -> Any:
+        """The fault injected for a sub-request, raised here unless it waits for the work to be done."""
+        fault = self._fault_for(sub.method, sub.path)
+        if fault is not None and not fault.executed:
+            if fault.drop:
+                raise _Dropped
+            if fault.status:
+                raise _fault_error(fault)
+        return fault
+
+
+# --- $batch: the envelope, the answers ---------------------------------------------------------------------------
 
 
 def batch_requests(body: Any) -> list[dict[str, Any]]:
@@ -81,15 +128,17 @@ def batch_requests(body: Any) -> list[dict[str, Any]]:
                                  "any of the request Id and atomic group Id seen so far. Forward reference is not "
                                  "allowed.")  # fmt: skip
         seen.add(ident.lower())
+    if any(item.get("dependsOn") for item in items) and not _a_chain(items):
+        raise GraphError(400, "BadRequest", MIXED)
     return items
 
 
-def _waves(items: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Wave 1: the requests that depend on none; wave k: those whose dependencies all ran in earlier waves."""
-    wave_of: dict[str, int] = {}
-    for item in items:  # dependencies come earlier in the list (checked by _batch_items)
-        wave_of[item["id"].lower()] = 1 + max((wave_of[d.lower()] for d in item.get("dependsOn") or ()), default=0)
-    return [[i for i in items if wave_of[i["id"].lower()] == n] for n in range(1, max(wave_of.values(), default=0) + 1)]
+def _a_chain(items: list[dict[str, Any]]) -> bool:
+    """Fully sequential: the first request depends on none, each later one on the one before it alone."""
+    if items and items[0].get("dependsOn"):
+        return False
+    return all([str(d).lower() for d in item.get("dependsOn") or ()] == [before["id"].lower()]
+               for before, item in zip(items, items[1:], strict=False))  # fmt: skip
 
 
 def _sub_request(item: dict[str, Any]) -> Request:

@@ -8,12 +8,15 @@ mail servers do, for the tests: ``client_reply`` and ``bounce``.
 
 from __future__ import annotations
 
+import math
 import re
+import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.graph.emulator_mailbox import Mailbox, MailboxStore
+from tests.graph.emulator_mailbox import Mailbox, MailboxStore, _settle
 from tests.graph.emulator_odata import _message_matches
 from tests.graph.emulator_protocol import GraphError, Reply
 from tests.graph.emulator_values import _now
@@ -21,6 +24,9 @@ from tests.graph.emulator_values import _now
 
 class MailOperations(MailboxStore):
     """Folders and messages, in the mailboxes of ``MailboxStore``."""
+
+    sent_items_delay: float  # seconds from a send's 202 to its copy in Sent Items
+    lock: threading.RLock
 
     # --- Graph: mail folders and messages ---------------------------------------------------------------------
 
@@ -63,13 +69,33 @@ class MailOperations(MailboxStore):
         return Reply(201, self._shown(message, prefer))
 
     def send_draft(self, user: str, message_id: str) -> Reply:
+        """202: accepted. The draft leaves Drafts at once; its copy reaches Sent Items, under the same immutable
+        id, only once it has really gone, ``sent_items_delay`` seconds later (math.inf: when a test calls
+        ``complete_sends``); meanwhile it is nowhere to be seen and a GET of its id answers 404 (message-send,
+        outlook-immutable-id: "The copy of the message is not created until the message successfully sends,
+        which may take time"). How long is not documented: the delay is the tests' to set."""
         box = self.mailbox(user)
         message = self._message(box, message_id)
         if not message.get("isDraft"):
             raise GraphError(400, "ErrorInvalidOperation", "Only a draft can be sent.")
-        message.update(isDraft=False, isRead=True, sentDateTime=_now(), _folder=box.folder("sentitems")["id"])
+        message.update(isDraft=False, isRead=True, sentDateTime=_now(), _folder=box.folder("sentitems")["id"],
+                       _sends=message.get("_sends", 0) + 1)  # fmt: skip
+        if self.sent_items_delay > 0:
+            message.update(_folder=box.folder("outbox")["id"], _appears_at=time.monotonic() + self.sent_items_delay)
         self._moved(message)
         return Reply(202)
+
+    def complete_sends(self) -> int:
+        """Every message on its way reaches Sent Items now; returns how many did."""
+        done = 0
+        with self.lock:
+            for box in self.mailboxes.values():
+                for message in box.messages.values():
+                    if "_appears_at" in message:
+                        message["_appears_at"] = -math.inf
+                        done += 1
+                _settle(box)
+        return done
 
     def send_mail(self, user: str, body: Any) -> Reply:
         """sendMail: 202 and no id; a copy in Sent Items unless saveToSentItems is false (either case of the
@@ -105,7 +131,7 @@ class MailOperations(MailboxStore):
 
     def list_messages(self, user: str, folder: str | None, query: dict[str, str], path: str, prefer: str) -> Reply:
         box = self.mailbox(user)
-        items = list(box.messages.values())
+        items = [m for m in box.messages.values() if "_appears_at" not in m]  # on their way: nowhere yet
         if folder is not None:
             folder_id = box.folder(folder)["id"]
             items = [m for m in items if m["_folder"] == folder_id]
@@ -152,7 +178,7 @@ class MailOperations(MailboxStore):
 
     def _message(self, box: Mailbox, message_id: str) -> dict[str, Any]:
         for message in box.messages.values():
-            if message_id in (message["id"], message.get("_rest")):
+            if message_id in (message["id"], message.get("_rest")) and "_appears_at" not in message:
                 return message
         raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
 

@@ -9,6 +9,8 @@ Public, and importable from ``tests.graph.emulator``: ``Mailbox``. Tests read an
 from __future__ import annotations
 
 import itertools
+import math
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +36,8 @@ class Mailbox:
         root = {"id": "msgfolderroot-" + uuid.uuid4().hex[:8], "displayName": "Top of Information Store",
                 "parentFolderId": None, "_wellknown": "msgfolderroot"}  # fmt: skip
         self.folders[root["id"]] = root
-        for wellknown, name in (("inbox", "Inbox"), ("sentitems", "Sent Items"), ("drafts", "Drafts")):
+        for wellknown, name in (("inbox", "Inbox"), ("sentitems", "Sent Items"), ("drafts", "Drafts"),
+                                ("outbox", "Outbox")):  # fmt: skip
             folder_id = f"{wellknown}-{uuid.uuid4().hex[:8]}"
             self.folders[folder_id] = {"id": folder_id, "displayName": name, "parentFolderId": root["id"],
                                        "_wellknown": wellknown}  # fmt: skip
@@ -59,6 +62,7 @@ class MailboxStore:
         box = self.mailboxes.get(user.lower())
         if box is None:
             raise GraphError(404, "ErrorInvalidUser", f"The requested user '{user}' is invalid.")
+        _settle(box)
         return box
 
     def _page(self, items: list[dict[str, Any]], query: dict[str, str], path: str) -> Reply:
@@ -66,3 +70,12 @@ class MailboxStore:
 
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}{uuid.uuid4().hex}"
+
+
+def _settle(box: Mailbox, *, now: float | None = None) -> None:
+    """Messages whose sending has completed reach Sent Items (see ``MailOperations.send_draft``)."""
+    moment = time.monotonic() if now is None else now
+    for message in box.messages.values():
+        if message.get("_appears_at", math.inf) <= moment:
+            del message["_appears_at"]
+            message["_folder"] = box.folder("sentitems")["id"]

@@ -66,19 +66,53 @@ def test_the_limit_counts_per_mailbox(graph, s) -> None:
     assert graph.peak_concurrency == {ADVISER: 4, OTHER: 4}  # the address in the path, without regard to case
 
 
-def test_requests_that_depend_on_others_run_after_them_in_a_later_wave(graph, s) -> None:
-    chain = [{**get(n), "dependsOn": [str(n - 1)]} for n in range(4, 7)]
-    found = batch(graph, s, *(get(n) for n in range(4)), {**get(4), "dependsOn": ["0"]}, *chain[1:])
-    assert set(statuses(found).values()) == {200}  # four at a time, never more
-    assert list(found)[-3:] == ["4", "5", "6"]  # answered in the order they ran
-    assert graph.peak_concurrency[ADVISER] == 4
+def chain(*items: dict) -> list[dict]:
+    """The requests as one sequential chain: each depends on the one before."""
+    return [items[0]] + [{**item, "dependsOn": [before["id"]]} for before, item in zip(items, items[1:], strict=False)]
 
 
-def test_the_dependents_of_a_failed_request_fail_with_424(graph, s) -> None:
-    missing = get(1, path="/events/AAMkEvunknown")
-    found = batch(graph, s, missing, {**get(2), "dependsOn": ["1"]}, {**get(3), "dependsOn": ["2"]}, get(4))
-    assert statuses(found) == {"1": 404, "2": 424, "3": 424, "4": 200}
-    assert found["2"]["body"]["error"]["code"] == "FailedDependency"
+@pytest.mark.parametrize(
+    "depends",
+    [
+        {"3": ["2"]},  # parallel requests, then one that depends on another: a mix
+        {"2": ["1"], "3": ["1"]},  # a fork: two requests depend on the same one
+        {"2": ["1"], "3": ["1", "2"]},  # two dependencies
+    ],
+)
+def test_a_batch_neither_fully_parallel_nor_fully_sequential_is_refused_whole(graph, s, depends) -> None:
+    """json-batching TIP: "Batch should be either fully sequential or fully parallel"; Graph refuses a mix."""
+    created = {"id": "1", "method": "POST", "url": f"/users/{ADVISER}/events", "body": event("M3-C1#call1"),
+               "headers": JSON}  # fmt: skip
+    items = [created, *(get(n) for n in (2, 3))]
+    items = [{**i, **({"dependsOn": depends[i["id"]]} if i["id"] in depends else {})} for i in items]
+    reply = s.post(f"{graph.base_url}/v1.0/$batch", json={"requests": items})
+    assert reply.status_code == 400
+    error = reply.json()["error"]
+    assert error["code"] == "BadRequest" and "fully sequential or fully parallel" in error["message"]
+    assert set(error["innerError"]) >= {"request-id", "date"}
+    assert graph.mailbox(ADVISER).events == {}  # nothing ran
+
+
+def test_a_sequential_batch_runs_one_request_at_a_time_in_order(graph, s) -> None:
+    found = batch(graph, s, *chain(*(get(n) for n in range(6))))
+    assert statuses(found) == {str(n): 200 for n in range(6)}
+    assert list(found) == [str(n) for n in range(6)]
+    assert graph.peak_concurrency[ADVISER] == 1  # never two in flight: the 4-request limit is never met
+
+
+def test_after_a_failed_step_of_a_chain_every_later_one_fails_with_424(graph, s) -> None:
+    missing = get(2, path="/events/AAMkEvunknown")
+    made = {"id": "3", "method": "POST", "url": f"/users/{ADVISER}/events", "body": event("M3-C1#call1"),
+            "headers": JSON}  # fmt: skip
+    found = batch(graph, s, *chain(get(1), missing, made, get(4)))
+    assert statuses(found) == {"1": 200, "2": 404, "3": 424, "4": 424}
+    assert found["3"]["body"]["error"]["code"] == "FailedDependency"
+    assert graph.mailbox(ADVISER).events == {}  # the write after the failure never ran
+
+
+def test_a_parallel_batch_is_answered_in_an_order_of_its_own(graph, s) -> None:
+    reply = s.post(f"{graph.base_url}/v1.0/$batch", json={"requests": [get(n) for n in range(3)]})
+    assert [r["id"] for r in reply.json()["responses"]] != ["0", "1", "2"]  # "might appear in a different order"
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from m3mail.backends.base import Backend
+from m3mail.backends.base import Backend, Progress
 from m3mail.backends.local import LocalBackend
 from m3mail.models import CalendarEvent, CallSpec, InboundMail, MailSpec, SentMail
 from m3mail.runner import run_once
@@ -54,8 +54,9 @@ class Dying(Backend):
     def events(self, adviser: str, start: datetime, end: datetime) -> list[CalendarEvent]:
         return self.inner.events(adviser, start, end)
 
-    def calls(self, adviser: str, keys: Collection[str]) -> dict[str, CalendarEvent]:
-        return self.inner.calls(adviser, keys)
+    def calls(self, adviser: str, keys: Collection[str],
+              ids: Mapping[str, str] | None = None) -> dict[str, CalendarEvent]:  # fmt: skip
+        return self.inner.calls(adviser, keys, ids)
 
     def create_call(self, adviser: str, call: CallSpec, *, resume: bool = False) -> CalendarEvent:
         return self._write(self.inner.create_call, adviser, call, resume=resume)
@@ -68,7 +69,7 @@ class Dying(Backend):
         if self.writes == self.at and self.after:
             raise Killed(f"after write {self.at}")
 
-    def send(self, adviser: str, mail: MailSpec, *, resume: bool = False) -> SentMail:
+    def send(self, adviser: str, mail: MailSpec, *, resume: bool = False, progress: Progress | None = None) -> SentMail:
         return self._write(self.inner.send, adviser, mail, resume=resume)
 
     def find_sent(self, adviser: str, key: str) -> SentMail | None:

@@ -6,9 +6,12 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from m3mail.actions import FileMail, SendEmail
+from m3mail.backends.base import Progress
 from m3mail.backends.memory import MemoryBackend
-from m3mail.errors import BackendError
+from m3mail.errors import BackendError, Pending
 from m3mail.executor import Executor
 from m3mail.models import Client, FollowUp, MailSpec, SentMail, State
 from m3mail.state import StateStore
@@ -24,7 +27,7 @@ class Recording(MemoryBackend):
         super().__init__([ADVISER], clock=lambda: NOW)
         self.resumes: list[bool] = []
 
-    def send(self, adviser: str, mail: MailSpec, *, resume: bool = False) -> SentMail:
+    def send(self, adviser: str, mail: MailSpec, *, resume: bool = False, progress: Progress | None = None) -> SentMail:
         self.resumes.append(resume)
         return super().send(adviser, mail, resume=resume)
 
@@ -97,3 +100,41 @@ def test_after_a_failed_filing_the_rest_of_that_follow_up_waits_and_the_others_g
         changed = Executor(backend, store, lambda: NOW).execute(filings("F1"))  # the next run
         assert changed["F1"].record_filed and changed["F1"].email_filed
     assert [m.mail.key for m in backend.messages(ADVISER, ("Clients", "F1"))] == ["F1#file-email", "F1#record"]
+
+
+class Handing(MemoryBackend):
+    """A backend whose send notes its draft, then either dies (the run is killed) or finds the email handed over
+    and not visible yet (Exchange's Sent Items delay), as the Microsoft 365 backend does."""
+
+    def __init__(self) -> None:
+        super().__init__([ADVISER], clock=lambda: NOW)
+        self.seen: list[tuple[bool, str]] = []  # (resume, what the progress held) at each call
+        self.killed = True
+
+    def send(self, adviser: str, mail: MailSpec, *, resume: bool = False, progress: Progress | None = None) -> SentMail:
+        assert progress is not None
+        self.seen.append((resume, progress.noted))
+        if not progress.noted:
+            progress.note("draft-1")
+            if self.killed:
+                raise KeyboardInterrupt("the run is killed after the draft is noted")
+        if self.killed is False and len(self.seen) == 2:
+            raise Pending(adviser, "send", "handed over; its copy is not in Sent Items yet")
+        return super().send(adviser, mail, resume=resume)
+
+
+def test_what_a_send_noted_before_a_kill_reaches_its_next_try_and_pending_is_no_failure(tmp_path: Path) -> None:
+    backend = Handing()
+    with StateStore(tmp_path / "m3mail.db") as store:
+        with pytest.raises(KeyboardInterrupt):
+            Executor(backend, store, lambda: NOW).execute([action()])
+        assert store.action_status(action().key) == "intent" and store.progress(action().key) == "draft-1"
+    backend.killed = False
+    with StateStore(tmp_path / "m3mail.db") as store:  # the restarted service
+        executor = Executor(backend, store, lambda: NOW)
+        assert executor.execute([action()]) == {}  # the copy not seen yet: nothing recorded as sent
+        assert store.action_status(action().key) == "pending" and executor.tally.errors == []
+        assert executor.tally.done == {"pending:email": 1}
+        changed = Executor(backend, store, lambda: NOW).execute([action()])  # the next run finds it
+        assert changed["M3-C1-20261118"].state is State.EMAILED and store.action_status(action().key) == "done"
+    assert backend.seen == [(False, ""), (True, "draft-1"), (True, "draft-1")]

@@ -61,6 +61,23 @@ def test_a_schema_1_file_is_migrated_with_its_follow_ups(tmp_path: Path) -> None
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+def test_a_schema_2_file_keeps_its_action_log_and_gains_the_progress_notes(tmp_path: Path) -> None:
+    path = tmp_path / "m3mail.db"
+    at = datetime(2026, 11, 25, 8, 0)
+    with StateStore(path) as state:
+        state.add([new_follow_up(follow_up(), at)], at)
+        state.intend("M3-C1-20261118#email", "M3-C1-20261118", "email", "a@agence.fr", at)
+    db = sqlite3.connect(path)  # back to schema 2: the actions table without its progress column
+    db.executescript("ALTER TABLE actions DROP COLUMN progress; PRAGMA user_version = 2;")
+    db.close()
+    with StateStore(path) as state:
+        assert state.action_status("M3-C1-20261118#email") == "intent" and state.progress("M3-C1-20261118#email") == ""
+        state.note("M3-C1-20261118#email", "AAMkDraft1")
+        assert state.progress("M3-C1-20261118#email") == "AAMkDraft1"
+        assert [f.id for f in state.follow_ups()] == ["M3-C1-20261118"]
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
 def test_a_newer_schema_is_refused_rather_than_guessed_at(tmp_path: Path) -> None:
     path = tmp_path / "m3mail.db"
     db = sqlite3.connect(path)

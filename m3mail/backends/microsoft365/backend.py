@@ -1,10 +1,12 @@
 """The backend contract over Microsoft Graph: each operation a step of Graph requests (transport.py).
 
-Calls are events with a transactionId and the follow-up key as an extended property; emails a draft carrying
-the key, then sent; filings read, non-draft messages in client folders created once. Resuming after a crash
-looks for what carries the key before writing. The writes of a run go to ``GraphClient.drive`` together, so
-that they travel in $batch requests. Graph errors become BackendError with the mailbox, the HTTP status and
-Graph's error code; throttling (429), 503, 504 and dropped connections are ``retryable``.
+Calls are events with a transactionId and the follow-up key as an extended property, read back by the id they
+had when booked; emails a draft carrying the key, its id noted, then sent; filings read, non-draft messages in
+client folders created once. Resuming after a crash looks for what carries the key before writing, and so does
+a step whose write Graph may have carried out without its answer coming back (504, a dropped connection). The
+writes of a run go to ``GraphClient.drive`` together, so that they travel in $batch requests. Graph errors
+become BackendError with the mailbox, the HTTP status and Graph's error code; throttling (429), 503, 504 and
+dropped connections are ``retryable``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from m3mail.backends.base import Backend, Folder
+from m3mail.backends.base import Backend, Folder, Progress, Sending
 from m3mail.backends.microsoft365.connection import GraphAccess
 from m3mail.backends.microsoft365.shapes import (
     EVENT_FIELDS,
@@ -33,7 +35,7 @@ from m3mail.backends.microsoft365.shapes import (
     utc,
 )
 from m3mail.backends.microsoft365.transport import GraphClient, Request, Step, one
-from m3mail.errors import BackendError
+from m3mail.errors import BackendError, Pending
 from m3mail.models import Availability, CalendarEvent, CallSpec, InboundMail, MailSpec, SentMail
 
 __all__ = ["KEY_PROPERTY", "Microsoft365Backend", "Request"]
@@ -89,16 +91,32 @@ class Microsoft365Backend(Backend):
         items = self.graph.run(adviser, self._pages("read calendar", self.url(adviser, "/calendarView"), params))
         return sorted((event_of(e) for e in items), key=lambda e: e.start)
 
-    def calls(self, adviser: str, keys: Collection[str]) -> dict[str, CalendarEvent]:
-        """One paged query for all of m3mail's events of the adviser, whatever the number of keys."""
-        wanted = set(keys)
-        if not wanted:
-            return {}
-        flt = f"singleValueExtendedProperties/Any(ep: ep/id eq '{KEY_PROPERTY}' and ep/value ne '')"
-        params = {"$filter": flt, "$select": EVENT_FIELDS, "$expand": EXPAND_KEY, "$top": "100"}
-        items = self.graph.run(adviser, self._pages("read calls", self.url(adviser, "/events"), params))
-        found = (event_of(e) for e in items)
-        return {e.key: e for e in found if e.key in wanted}
+    def calls(self, adviser: str, keys: Collection[str],
+              ids: Mapping[str, str] | None = None) -> dict[str, CalendarEvent]:  # fmt: skip
+        """Each call read by the id it had when booked (immutable ids survive a move, shared/graph README), in
+        $batch requests; a call with no known id, or whose id is gone, looked for by its key. The requests grow
+        with the open calls, never with the years of events in the calendar."""
+        wanted = list(dict.fromkeys(keys))
+        known = ids or {}
+        results = self.graph.drive(adviser, [self._call(adviser, key, known.get(key, "")) for key in wanted])
+        found: dict[str, CalendarEvent] = {}
+        for key, result in zip(wanted, results, strict=True):
+            if isinstance(result, BackendError):
+                raise result
+            if result is not None:
+                found[key] = result
+        return found
+
+    def _call(self, adviser: str, key: str, event_id: str) -> Step[CalendarEvent | None]:
+        params = {"$select": EVENT_FIELDS, "$expand": EXPAND_KEY}
+        if event_id:
+            try:
+                return event_of((yield Request("read call", "get", self.url(adviser, f"/events/{event_id}"), params)))
+            except BackendError as e:
+                if e.status != 404:  # 404: deleted, or (an id from before) not an immutable one: look by key
+                    raise
+        found = yield from self._pages("find call", self.url(adviser, "/events"), {"$filter": _with_key(key), **params})
+        return event_of(found[0]) if found else None
 
     def create_call(self, adviser: str, call: CallSpec, *, resume: bool = False) -> CalendarEvent:
         return self.graph.run(adviser, self._create_call(adviser, call, resume))
@@ -138,8 +156,12 @@ class Microsoft365Backend(Backend):
                 yield Request("create category", "post", url, body={"displayName": name, "color": colour},
                               repeatable=True)  # fmt: skip
             except BackendError as e:
-                if e.status != 409:  # created meanwhile, by a run or a person: it exists, as wanted
-                    raise
+                # Microsoft documents no status or code for a name that exists (outlookuser-post-mastercategories):
+                # after any failed create, the list read again says whether it is there (made meanwhile)
+                again = {c["displayName"].lower() for c in (yield from self._pages("read categories", url, {}))}
+                if name.lower() not in again:
+                    raise e from None
+                existing |= again
 
     def availability(self, adviser: str) -> Availability:
         """Automatic replies and working hours from mailboxSettings: one read per adviser and run."""
@@ -152,26 +174,71 @@ class Microsoft365Backend(Backend):
 
     # --- mail ---------------------------------------------------------------------------------------------
 
-    def send(self, adviser: str, mail: MailSpec, *, resume: bool = False) -> SentMail:
-        return self.graph.run(adviser, self._send(adviser, mail, resume))
+    def send(self, adviser: str, mail: MailSpec, *, resume: bool = False, progress: Progress | None = None) -> SentMail:
+        return self.graph.run(adviser, self._send(adviser, mail, resume, progress))
 
-    def send_many(self, adviser: str, mails: Sequence[tuple[MailSpec, bool]]) -> list[SentMail | BackendError]:
-        return self.graph.drive(adviser, [self._send(adviser, mail, resume) for mail, resume in mails])
+    def send_many(self, adviser: str, mails: Sequence[Sending]) -> list[SentMail | BackendError]:
+        return self.graph.drive(adviser, [self._send(adviser, mail, resume, notes) for mail, resume, notes in mails])
 
-    def _send(self, adviser: str, mail: MailSpec, resume: bool) -> Step[SentMail]:
-        """A draft carrying the key, then sent: two requests. Resuming, the sent item or the draft is looked
-        for first, so that a crash between the two never sends twice nor loses the email."""
+    def _send(self, adviser: str, mail: MailSpec, resume: bool, progress: Progress | None) -> Step[SentMail]:
+        """A draft carrying the key, its id noted, then sent. Exchange makes the Sent Items copy only once the
+        message has really gone, "which might take time" (message-send), under the draft's immutable id, which
+        answers 404 meanwhile (outlook-immutable-id): so a resume reads the noted id. Still a draft: it is sent.
+        A sent item: done. Nowhere: Exchange took it (a draft that left Drafts was accepted): Pending, never sent
+        again, and recorded once the copy appears."""
+        noted = progress.noted if progress is not None else ""
         draft = None
-        if resume:
-            if sent := (yield from self._by_key(adviser, "sentitems", mail.key)):
-                return sent_of(sent[0])
+        if noted:
+            draft = yield from self._message(adviser, noted)
+            if draft is None:
+                raise Pending(adviser, "send", "handed to Exchange; its copy is not in Sent Items yet")
+            if not draft.get("isDraft", True):
+                return sent_of(draft)
+        elif resume:  # no draft noted: the send was never asked for; a draft may have been made
             drafts = yield from self._by_key(adviser, "drafts", mail.key)
             draft = drafts[0] if drafts else None
+            if draft is None and (sent := (yield from self._by_key(adviser, "sentitems", mail.key))):
+                return sent_of(sent[0])  # sent by a version that noted nothing
         if draft is None:
-            draft = yield Request("create draft", "post", self.url(adviser, "/messages"),
-                                  body=message(mail, flags=None))  # fmt: skip
-        yield Request("send", "post", self.url(adviser, f"/messages/{draft['id']}/send"))
+            draft = yield from self._write_once(adviser, "drafts", mail.key, Request(
+                "create draft", "post", self.url(adviser, "/messages"), body=message(mail, flags=None)))  # fmt: skip
+        if progress is not None:
+            progress.note(draft["id"])  # from here on, a resume knows the send may have been asked for
+        try:
+            yield Request("send", "post", self.url(adviser, f"/messages/{draft['id']}/send"))
+        except BackendError as e:
+            if not e.maybe_done:
+                raise
+            now = yield from self._message(adviser, draft["id"])  # a 504 or a lost answer: was it taken?
+            if now is None:
+                raise Pending(adviser, "send", "handed to Exchange; its copy is not in Sent Items yet") from None
+            if not now.get("isDraft", True):
+                return sent_of(now)
+            yield Request("send", "post", self.url(adviser, f"/messages/{draft['id']}/send"))  # still a draft
         return SentMail(draft["id"], draft.get("internetMessageId", ""), None, draft.get("conversationId", ""))
+
+    def _message(self, mailbox: str, message_id: str) -> Step[dict[str, Any] | None]:
+        """A message by its (immutable) id, or None when Graph answers 404."""
+        params = {"$select": "id,isDraft,internetMessageId,conversationId,sentDateTime,parentFolderId"}
+        try:
+            return (yield Request("read message", "get", self.url(mailbox, f"/messages/{message_id}"), params))
+        except BackendError as e:
+            if e.status == 404:
+                return None
+            raise
+
+    def _write_once(self, mailbox: str, folder: str, key: str, request: Request) -> Step[dict[str, Any]]:
+        """A write Graph does not de-duplicate (a draft, a filed message, a note): when its answer is lost (a
+        504, a dropped connection: it may have been carried out), what carries its key is looked for before it
+        is written again (shared/graph README, "504 / dropped connection")."""
+        try:
+            return (yield request)
+        except BackendError as e:
+            if not e.maybe_done:
+                raise
+        if found := (yield from self._by_key(mailbox, folder, key)):
+            return found[0]
+        return (yield request)
 
     def find_sent(self, adviser: str, key: str) -> SentMail | None:
         found = self.graph.run(adviser, self._by_key(adviser, "sentitems", key))
@@ -204,7 +271,9 @@ class Microsoft365Backend(Backend):
         if resume and (found := (yield from self._by_key(mailbox, folder_id, mail.key))):
             return found[0]["id"]
         url = self.url(mailbox, f"/mailFolders/{folder_id}/messages")
-        return (yield Request("file message", "post", url, body=message(mail, flags=1)))["id"]
+        filed = Request("file message", "post", url, body=message(mail, flags=1))
+        made = yield from self._write_once(mailbox, folder_id, mail.key, filed)
+        return str(made["id"])
 
     def notify(self, adviser: str, mail: MailSpec, *, resume: bool = False) -> str:
         return self.graph.run(adviser, self._notify(adviser, mail, resume))
@@ -214,7 +283,9 @@ class Microsoft365Backend(Backend):
         if resume and (found := (yield from self._by_key(adviser, "inbox", mail.key))):
             return found[0]["id"]
         url = self.url(adviser, "/mailFolders/inbox/messages")
-        return (yield Request("notify", "post", url, body=message(mail, flags=0)))["id"]
+        note = Request("notify", "post", url, body=message(mail, flags=0))
+        made = yield from self._write_once(adviser, "inbox", mail.key, note)
+        return str(made["id"])
 
     def _by_key(self, mailbox: str, folder: str, key: str) -> Step[list[dict[str, Any]]]:
         params = {"$filter": _with_key(key), "$select": "id,internetMessageId,conversationId,sentDateTime",
