@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from m3mail.backends.base import Progress
 from m3mail.backends.microsoft365.backend import Microsoft365Backend
+from m3mail.errors import BackendError, Pending
 from m3mail.backends.microsoft365.shapes import message as _message
 from m3mail.models import MailSpec
 from tests.graph.conftest import ADVISER
@@ -60,3 +65,40 @@ def test_replies_and_bounces_are_found_by_conversation_notes_are_not(backend, gr
 
 def backend_message(spec: MailSpec) -> dict:
     return _message(spec, flags=None)
+
+
+# --- the Sent Items delay: "The copy of the message is not created until the message successfully sends, which may
+# take time" (concepts/outlook-immutable-id.md, "Immutable ID with sending mail"); GET of the draft's id: 404 meanwhile
+
+
+def sent_items(graph: GraphEmulator) -> list[dict]:
+    box = graph.mailbox(ADVISER)
+    return [m for m in box.messages.values() if m["_folder"] == box.folder("sentitems")["id"]]
+
+
+def test_a_send_resumed_before_the_copy_exists_sends_nothing_and_is_recorded_once_it_appears(backend, graph) -> None:
+    graph.sent_items_delay = math.inf
+    notes = Progress()
+    first = backend.send(ADVISER, mail(), progress=notes)  # the send request made; then the run is killed
+    assert notes.noted == first.id and sent_items(graph) == []
+    with pytest.raises(Pending):  # resumed before the copy exists: handed over, not sent again
+        backend.send(ADVISER, mail(), resume=True, progress=notes)
+    assert graph.complete_sends() == 1
+    again = backend.send(ADVISER, mail(), resume=True, progress=notes)
+    (copy,) = sent_items(graph)
+    assert copy["_sends"] == 1 and again.id == first.id and again.sent_at is not None
+    assert again.message_id == first.message_id and again.conversation == first.conversation
+
+
+def test_a_send_never_accepted_is_sent_once_when_resumed(backend, graph) -> None:
+    graph.sent_items_delay, backend.sleep = math.inf, lambda _s: None
+    graph.fail("POST", r"/send$", status=503, times=6)  # never accepted: the draft stays in Drafts
+    notes = Progress()
+    with pytest.raises(BackendError):
+        backend.send(ADVISER, mail(), progress=notes)
+    box = graph.mailbox(ADVISER)
+    assert [m["_folder"] for m in box.messages.values()] == [box.folder("drafts")["id"]]
+    backend.send(ADVISER, mail(), resume=True, progress=notes)
+    graph.complete_sends()
+    (copy,) = sent_items(graph)
+    assert copy["_sends"] == 1 and len(box.messages) == 1

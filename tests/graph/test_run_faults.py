@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import math
 import io
 import threading
 from collections.abc import Callable, Iterator
@@ -231,19 +232,27 @@ def test_every_graph_call_failing_once_in_turn(story, step: int, kind: dict[str,
         assert (world(graph), follow_ups(settings)) == moment.after, f"call {n} failing ({kind})"
 
 
+@pytest.mark.parametrize("delay", [False, True], ids=["", "sent-items-delay"])
 @pytest.mark.parametrize("after", [False, True], ids=["before", "after"])
 @pytest.mark.parametrize("step", range(4))
-def test_killed_before_or_after_every_graph_request(story, step: int, after: bool,
+def test_killed_before_or_after_every_graph_request(story, step: int, after: bool, delay: bool,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """With ``delay``, a sent email's copy reaches Sent Items only after the restarted run (message-send: it "may
+    take time"): that run must send nothing again, and the one after the copy appears records it."""
     graph, settings, moments = story
     moment = moments[step]
     for n in range(1, moment.requests + 1):
         _restore(graph, settings, moment)
+        graph.sent_items_delay = math.inf if delay else 0.0
         with monkeypatch.context() as m:
             m.setattr(requests.Session, "send", _dying(requests.Session.send, graph.base_url, n, after))
             with pytest.raises(Killed):
                 run(settings, moment.now)
         run(settings, moment.now)  # the restarted service
+        if delay:
+            graph.sent_items_delay = 0.0
+            graph.complete_sends()  # the copies appear
+            run(settings, moment.now)  # the next run records what was waiting for them
         assert (world(graph), follow_ups(settings)) == moment.after, f"killed {'after' if after else 'before'} {n}"
 
 
