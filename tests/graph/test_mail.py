@@ -9,8 +9,8 @@ import pytest
 
 from m3mail.backends.base import Progress
 from m3mail.backends.microsoft365.backend import Microsoft365Backend
-from m3mail.errors import BackendError, Pending
 from m3mail.backends.microsoft365.shapes import message as _message
+from m3mail.errors import BackendError, Pending
 from m3mail.models import MailSpec
 from tests.graph.conftest import ADVISER
 from tests.graph.emulator import GraphEmulator

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import copy
 import csv
-import math
 import io
+import math
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
