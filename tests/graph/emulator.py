@@ -12,10 +12,16 @@ What tests use (the state can be inspected and acted on as an adviser or an admi
 - ``GraphEmulator(tenant=, mailboxes=, page_size=, roles=ALL_ROLES, concurrency_limit=4, client_id=None,
   client_secret=None)``; ``start(port=0, folder=None) -> base URL``, ``stop()``, ``base_url``, ``ca_file``.
 - ``mailbox(user) -> Mailbox`` (``events``, ``messages``, ``folders``, ``categories``, ``settings``).
-- ``fail(method, path_regex, status=None, retry_after=None, drop=False, times=1, delay=0.0) -> Fault``: a
-  status (429 when neither a status, a drop nor a delay is given), a dropped connection, or a late answer.
+- ``fail(method, path_regex, status=None, retry_after=None, drop=False, times=1, delay=0.0, executed=False)
+  -> Fault``: a status (429 when neither a status, a drop nor a delay is given), a dropped connection, or a late
+  answer; ``executed``: after the request was carried out (a 504 whose work was done, an answer lost);
+  ``retry_after`` as written (7, "0.249", ``http_date(30)``).
 - ``latency`` (seconds each request stays in flight), ``concurrency_limit`` (None: no limit),
   ``peak_concurrency[user]`` (the most requests seen at once on a mailbox, a refused one included).
+- ``sent_items_delay`` (seconds from a send's 202 to its copy in Sent Items; math.inf: until
+  ``complete_sends()``), ``folder_exists_status`` (409; Microsoft documents the code only),
+  ``category_duplicate`` (the status and code answered to a category name that exists: undocumented),
+  ``page_size`` (items per page at most; Graph: as many as ``$top`` asks, up to its maximum).
 - ``roles`` (application permissions, read when a token is issued, as Entra ID does), ``scope`` (None, or the
   set of mailboxes the app may reach), ``client_id`` / ``client_secret`` (None: any), ``tokens``.
 - What people do: ``create_event``, ``update_event``, ``delete_event``, ``client_reply``, ``bounce``,
@@ -122,6 +128,8 @@ class GraphEmulator(Batching, Identity, CalendarOperations, MailOperations, Sett
         self.concurrency_limit = concurrency_limit
         self.latency = 0.0  # seconds each Graph request stays in flight
         self.sent_items_delay = 0.0  # seconds from a send's 202 to its copy in Sent Items (math.inf: complete_sends)
+        self.folder_exists_status = 409  # ErrorFolderExists's status, which Microsoft does not document
+        self.category_duplicate = (409, "ErrorDuplicate")  # the answer to a category that exists: undocumented
         self.peak_concurrency: dict[str, int] = {}  # mailbox -> most requests seen at once (a refused one counts)
         self._in_flight: dict[str, int] = {}
         self._slots = threading.Lock()

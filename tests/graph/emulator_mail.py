@@ -26,6 +26,7 @@ class MailOperations(MailboxStore):
     """Folders and messages, in the mailboxes of ``MailboxStore``."""
 
     sent_items_delay: float  # seconds from a send's 202 to its copy in Sent Items
+    folder_exists_status: int  # the status of ErrorFolderExists (undocumented: 409 here, 400 also reported)
     lock: threading.RLock
 
     # --- Graph: mail folders and messages ---------------------------------------------------------------------
@@ -47,8 +48,9 @@ class MailOperations(MailboxStore):
         name = str((body or {}).get("displayName", ""))
         if any(f["parentFolderId"] == parent_id and f["displayName"].lower() == name.lower()
                for f in box.folders.values()):  # fmt: skip
-            # the code is documented (EWS); the status is not: Exchange has been seen answering 409
-            raise GraphError(409, "ErrorFolderExists", "A folder with the specified name already exists.")
+            # the code is documented (EWS ResponseCode); the status is not (400 and 409 both reported): settable
+            raise GraphError(self.folder_exists_status, "ErrorFolderExists",
+                             "A folder with the specified name already exists.")  # fmt: skip
         folder = {"id": self._new_id("AAMkFo"), "displayName": name, "parentFolderId": parent_id}
         box.folders[folder["id"]] = folder
         return Reply(201, folder)

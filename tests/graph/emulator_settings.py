@@ -24,6 +24,8 @@ _COLOURS = ("none", *(f"preset{n}" for n in range(25)))
 class SettingsOperations(MailboxStore):
     """Categories and mailboxSettings, in the mailboxes of ``MailboxStore``."""
 
+    category_duplicate: tuple[int, str]  # the answer to a category name that exists (undocumented: a guess)
+
     # --- Graph: master categories ---------------------------------------------------------------------------
 
     def categories(self, user: str) -> Reply:
@@ -35,8 +37,10 @@ class SettingsOperations(MailboxStore):
         if not name:
             raise GraphError(400, "ErrorInvalidRequest", "displayName is required.")
         if any(c["displayName"].lower() == name.lower() for c in box.categories.values()):
-            # not documented by Microsoft; what Exchange answers in practice
-            raise GraphError(409, "ErrorDuplicate", "A category with this display name already exists.")
+            # outlookcategory: "The displayName value must be unique in a user's master list"; what Graph answers
+            # is documented nowhere (status, code): a guess, settable, so that no client can lean on it
+            status, code = self.category_duplicate
+            raise GraphError(status, code, "A category with this display name already exists.")
         color = _enum(body.get("color", "none"), _COLOURS, "categoryColor")
         category = {"id": str(uuid.uuid4()), "displayName": name, "color": color}
         box.categories[category["id"]] = category

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from m3mail.backends.base import CATEGORY_COLOURS
-from m3mail.errors import MailboxUnavailable
+from m3mail.errors import BackendError, MailboxUnavailable
 from m3mail.models import CallSpec
 from tests.graph.conftest import ADVISER
 
@@ -86,3 +86,22 @@ def test_categories_are_created_once_with_their_colours(backend, graph) -> None:
 def test_an_unknown_mailbox_is_unavailable_with_the_graph_code(backend) -> None:
     with pytest.raises(MailboxUnavailable, match="ErrorInvalidUser"):
         backend.calls("nobody@cabinet-exemple.fr", ["M3-X#call1"])
+
+
+@pytest.mark.parametrize("answer", [(409, "ErrorDuplicate"), (400, "ErrorInvalidRequest"), (500, "UnknownError")])
+def test_a_category_made_meanwhile_is_recognised_whatever_graph_answers(backend, graph, answer) -> None:
+    """outlookuser-post-mastercategories documents no status or code for a name that exists: after a failed
+    create, the list read again decides. Here Outlook's user adds "M+3 Besoin" between m3mail's read and its
+    POST, as a creation answered 504 after it was carried out would leave it too."""
+    graph.category_duplicate = answer
+    backend.sleep = lambda _s: None
+    graph.fail("POST", r"/outlook/masterCategories$", status=504, executed=True)  # made; the answer lost; retried
+    backend.ensure_categories(ADVISER, CATEGORY_COLOURS)
+    names = sorted(c["displayName"] for c in graph.mailbox(ADVISER).categories.values())
+    assert names == sorted(CATEGORY_COLOURS)
+
+
+def test_a_category_graph_refuses_is_reported_with_its_code(backend, graph) -> None:
+    with pytest.raises(BackendError, match="RequestBodyRead"):
+        backend.ensure_categories(ADVISER, {"M+3": "purple"})  # not a preset colour: refused, and not there
+    assert graph.mailbox(ADVISER).categories == {}

@@ -102,3 +102,14 @@ def test_a_send_never_accepted_is_sent_once_when_resumed(backend, graph) -> None
     graph.complete_sends()
     (copy,) = sent_items(graph)
     assert copy["_sends"] == 1 and len(box.messages) == 1
+
+
+@pytest.mark.parametrize("status", [409, 400])
+def test_a_folder_made_meanwhile_is_recognised_by_graph_s_code_whatever_the_status(backend, graph, status) -> None:
+    """ErrorFolderExists: the code is documented (EWS ResponseCode), the status is not (400 and 409 reported)."""
+    graph.folder_exists_status = status
+    backend.sleep = lambda _s: None
+    graph.fail("POST", r"/childFolders$", status=504, executed=True)  # "Clients" made, the answer lost; retried
+    backend.file(ADVISER, ("Clients", "DUPONT Jean (C1)"), mail("M3-C1-20261118#record"))
+    names = [f["displayName"] for f in graph.mailbox(ADVISER).folders.values()]
+    assert names.count("Clients") == 1 and names.count("DUPONT Jean (C1)") == 1
