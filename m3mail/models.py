@@ -203,12 +203,13 @@ class Availability:
 
     ``away``: periods when automatic replies are on (scheduled; or from ``since`` with no end when turned on by
     hand). ``working_days`` (0 = Monday) and ``working_hours`` (start, end) are in ``timezone`` (IANA); None
-    when the mailbox says nothing."""
+    when the mailbox says nothing, or says it in a way that cannot be read (``problem`` says what)."""
 
     away: tuple[tuple[datetime, datetime | None], ...] = ()
     working_days: frozenset[int] | None = None
     working_hours: tuple[time, time] | None = None
     timezone: str | None = None
+    problem: str = ""  # what the mailbox says that could not be read (a time zone no table maps), for the report
 
 
 @dataclass(frozen=True, slots=True)

@@ -163,8 +163,11 @@ def _bookings(ctx: Context, adviser: AdviserSettings, planned: list[FollowUp], r
         report.errors.append(f"automatic replies and working hours unread: {e}")
         log.error("%s: automatic replies and working hours unread: %s", adviser.email, e)
         mailbox = Availability()
+    if mailbox.problem:  # booked by the settings' hours; reported, so that it gets fixed
+        report.errors.append(f"Outlook's working hours unread: {mailbox.problem}")
+        log.error("%s: Outlook's working hours unread: %s", adviser.email, mailbox.problem)
     busy += [(start, end or horizon) for start, end in mailbox.away]  # automatic replies on: away
-    rules = _outlook_hours(rules, adviser, mailbox)
+    rules = _outlook_hours(rules, adviser, mailbox, ctx.now)
     zone = ZoneInfo(adviser.timezone)
     per_day = Counter(e.start.astimezone(zone).date() for e in events if e.key)
     bookings, shortages = plan_calls([_request(f) for f in planned], rules, busy, per_day, ctx.now)
@@ -194,15 +197,27 @@ def _bookings(ctx: Context, adviser: AdviserSettings, planned: list[FollowUp], r
     return actions
 
 
-def _outlook_hours(rules: AdviserRules, adviser: AdviserSettings, mailbox: Availability) -> AdviserRules:
+def _outlook_hours(rules: AdviserRules, adviser: AdviserSettings, mailbox: Availability,
+                   now: datetime) -> AdviserRules:  # fmt: skip
     """The working days and hours set in the adviser's mailbox, where their settings table sets none."""
-    if mailbox.timezone not in (None, adviser.timezone):
+    if mailbox.timezone is not None and not _same_clock(mailbox.timezone, adviser.timezone, now):
         return rules  # hours in another zone than the adviser's: the settings' stand
     if mailbox.working_days is not None and "working_days" not in adviser.model_fields_set:
         rules = replace(rules, working_days=mailbox.working_days)
     if mailbox.working_hours is not None and "working_hours" not in adviser.model_fields_set:
         rules = replace(rules, working_hours=(mailbox.working_hours,))
     return rules
+
+
+def _same_clock(a: str, b: str, now: datetime) -> bool:
+    """Two zones that show the same time all the coming year. Outlook names zones the Windows way, and CLDR maps
+    each Windows name to one zone: "Mauritius Standard Time" is Indian/Mauritius, while an adviser in La Réunion
+    is Indian/Reunion, on the same clock."""
+    if a == b:
+        return True
+    za, zb = ZoneInfo(a), ZoneInfo(b)
+    moments = [now + timedelta(days=d) for d in range(0, 366, 7)]
+    return all(m.astimezone(za).utcoffset() == m.astimezone(zb).utcoffset() for m in moments)
 
 
 def _request(f: FollowUp) -> CallRequest:

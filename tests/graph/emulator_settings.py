@@ -112,9 +112,12 @@ class SettingsOperations(MailboxStore):
         self.mailbox(user).settings["automaticRepliesSetting"]["status"] = "disabled"
 
     def set_working_hours(self, user: str, days: Iterable[str] = _WORKDAYS, start: str = "08:30",
-                          end: str = "17:30", zone: str = "Romance Standard Time") -> dict[str, Any]:  # fmt: skip
-        """Working hours as Outlook keeps them ("08:30" becomes "08:30:00.0000000")."""
+                          end: str = "17:30", zone: str | dict[str, Any] = "Romance Standard Time",
+                          ) -> dict[str, Any]:  # fmt: skip
+        """Working hours as Outlook keeps them ("08:30" becomes "08:30:00.0000000"), in a zone named (Windows or
+        IANA) or a whole timeZone object (a custom zone, as user-get-mailboxsettings.md's third example)."""
         hours = {"daysOfWeek": [_enum(d, _DAYS, "dayOfWeek") for d in days], "startTime": f"{start}:00.0000000",
-                 "endTime": f"{end}:00.0000000", "timeZone": {"name": zone}}  # fmt: skip
+                 "endTime": f"{end}:00.0000000",
+                 "timeZone": copy.deepcopy(zone) if isinstance(zone, dict) else {"name": zone}}  # fmt: skip
         self.mailbox(user).settings["workingHours"] = hours
         return copy.deepcopy(hours)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from O365.utils.windows_tz import get_iana_tz  # a table of zone names, not O365's client
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON  # Unicode CLDR's windowsZones, "001" zones
 
 from tests.graph.emulator_protocol import GraphError
 
@@ -74,7 +74,9 @@ def _check_settings(settings: dict[str, Any]) -> None:
         if not _TIME_OF_DAY.fullmatch(str(hours.get(name))):
             raise GraphError(400, "RequestBodyRead", f"Cannot convert the literal '{hours.get(name)}' to the "
                              "expected type 'Edm.TimeOfDay'.")  # fmt: skip
-    _zone(str((hours.get("timeZone") or {}).get("name") or "UTC"))
+    hours_zone = hours.get("timeZone") or {}
+    if "customtimezone" not in str(hours_zone.get("@odata.type", "")).lower():  # a custom zone is its own rules
+        _zone(str(hours_zone.get("name") or "UTC"))
     _zone(str(settings.get("timeZone") or "UTC"))
     settings["delegateMeetingMessageDeliveryOptions"] = _enum(
         settings["delegateMeetingMessageDeliveryOptions"],
@@ -83,19 +85,22 @@ def _check_settings(settings: dict[str, Any]) -> None:
     )
 
 
+_WINDOWS = {name.lower(): iana for name, iana in WINDOWS_TO_OLSON.items()}
+
+
 def _zone(name: str) -> ZoneInfo:
-    """A dateTimeTimeZone's zone: IANA names and the Windows names Outlook uses ("Romance Standard Time")."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    """A zone as Graph takes it (in a dateTimeTimeZone, in ``Prefer: outlook.timezone``): IANA names, and the
+    Windows names Outlook uses ("Romance Standard Time", "Pacific Standard Time": user-get-mailboxsettings.md,
+    user-list-events.md), mapped by Unicode CLDR's windowsZones. Anything else: 400 (the error's code and text
+    are what Exchange was reported to answer: a guess)."""
+    for candidate in (name, _WINDOWS.get(name.strip().lower(), "")):
         try:
-            return ZoneInfo(str(get_iana_tz(name)))
-        except (KeyError, ValueError, ZoneInfoNotFoundError):
-            raise GraphError(
-                400,
-                "TimeZoneNotSupportedException",
-                f"A valid TimeZone value must be specified. The following TimeZone value is not supported: '{name}'.",
-            ) from None
+            if candidate and " " not in candidate:
+                return ZoneInfo(candidate)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    raise GraphError(400, "TimeZoneNotSupportedException", "A valid TimeZone value must be specified. The following "
+                     f"TimeZone value is not supported: '{name}'.")  # fmt: skip
 
 
 def _wall(moment: datetime, zone: ZoneInfo) -> str:

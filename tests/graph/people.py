@@ -17,13 +17,19 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from O365.utils.windows_tz import get_windows_tz
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from m3mail.backends.microsoft365.backend import KEY_PROPERTY
 from tests.graph.emulator import GraphEmulator
 from tests.people import Call, Sent
 
 WELL_KNOWN = {"Sent": "sentitems", "Inbox": "inbox"}
+
+
+def _windows_name(iana: str) -> str:
+    """The Windows name Outlook writes for a zone (CLDR windowsZones' "001" zones); the IANA name, which Graph
+    takes too, for a zone that is no Windows zone's first."""
+    return next((name for name, zone in WINDOWS_TO_OLSON.items() if zone == iana), iana)
 
 
 def _key(item: dict[str, Any]) -> str:
@@ -91,7 +97,7 @@ class GraphAdviser:
 
     def _outlook_time(self, moment: datetime) -> dict[str, str]:
         local = moment.astimezone(self.zone).replace(tzinfo=None)
-        return {"dateTime": local.isoformat(timespec="seconds"), "timeZone": get_windows_tz(self.zone)}
+        return {"dateTime": local.isoformat(timespec="seconds"), "timeZone": _windows_name(self.zone.key)}
 
     # --- the mailbox -------------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -35,10 +35,12 @@ from m3mail.backends.microsoft365.shapes import (
     utc,
 )
 from m3mail.backends.microsoft365.transport import GraphClient, Request, Step, one
+from m3mail.backends.microsoft365.zones import UnknownZone
 from m3mail.errors import BackendError, Pending
 from m3mail.models import Availability, CalendarEvent, CallSpec, InboundMail, MailSpec, SentMail
 
 __all__ = ["KEY_PROPERTY", "Microsoft365Backend", "Request"]
+T = TypeVar("T")
 
 
 class Microsoft365Backend(Backend):
@@ -89,7 +91,7 @@ class Microsoft365Backend(Backend):
         params = {"startDateTime": utc(start), "endDateTime": utc(end), "$select": EVENT_FIELDS,
                   "$expand": EXPAND_KEY, "$top": "100"}  # fmt: skip
         items = self.graph.run(adviser, self._pages("read calendar", self.url(adviser, "/calendarView"), params))
-        return sorted((event_of(e) for e in items), key=lambda e: e.start)
+        return sorted((_read(adviser, "read calendar", event_of, e) for e in items), key=lambda e: e.start)
 
     def calls(self, adviser: str, keys: Collection[str],
               ids: Mapping[str, str] | None = None) -> dict[str, CalendarEvent]:  # fmt: skip
@@ -111,12 +113,13 @@ class Microsoft365Backend(Backend):
         params = {"$select": EVENT_FIELDS, "$expand": EXPAND_KEY}
         if event_id:
             try:
-                return event_of((yield Request("read call", "get", self.url(adviser, f"/events/{event_id}"), params)))
+                item = yield Request("read call", "get", self.url(adviser, f"/events/{event_id}"), params)
+                return _read(adviser, "read call", event_of, item)
             except BackendError as e:
                 if e.status != 404:  # 404: deleted, or (an id from before) not an immutable one: look by key
                     raise
         found = yield from self._pages("find call", self.url(adviser, "/events"), {"$filter": _with_key(key), **params})
-        return event_of(found[0]) if found else None
+        return _read(adviser, "find call", event_of, found[0]) if found else None
 
     def create_call(self, adviser: str, call: CallSpec, *, resume: bool = False) -> CalendarEvent:
         return self.graph.run(adviser, self._create_call(adviser, call, resume))
@@ -131,7 +134,7 @@ class Microsoft365Backend(Backend):
         if resume:
             params = {"$filter": _with_key(call.key), "$select": EVENT_FIELDS, "$expand": EXPAND_KEY}
             if found := (yield from self._pages("find call", self.url(adviser, "/events"), params)):
-                return event_of(found[0])
+                return _read(adviser, "find call", event_of, found[0])
         body = {
             "subject": call.subject, "transactionId": call.key, "showAs": "busy",
             "body": {"contentType": "html", "content": call.body_html or call.body_text},
@@ -141,7 +144,8 @@ class Microsoft365Backend(Backend):
             "singleValueExtendedProperties": [{"id": KEY_PROPERTY, "value": call.key}],
         }  # fmt: skip
         made = yield Request("create call", "post", self.url(adviser, "/events"), body=body, repeatable=True)
-        return event_of({**made, "singleValueExtendedProperties": [{"id": KEY_PROPERTY, "value": call.key}]})
+        keyed = {**made, "singleValueExtendedProperties": [{"id": KEY_PROPERTY, "value": call.key}]}
+        return _read(adviser, "create call", event_of, keyed)
 
     def ensure_categories(self, adviser: str, colours: Mapping[str, str]) -> None:
         self.graph.run(adviser, self._ensure_categories(adviser, colours))
@@ -336,6 +340,14 @@ class Microsoft365Backend(Backend):
         """One request, as the backend makes them (retries, limits, counts): for what the contract does not
         cover (``m3mail doctor``)."""
         return self.graph.run(mailbox, one(request))
+
+
+def _read(mailbox: str, operation: str, parse: Callable[[dict[str, Any]], T], item: dict[str, Any]) -> T:
+    """What Graph answered, read; a time zone no table maps is the mailbox's error, named (never a traceback)."""
+    try:
+        return parse(item)
+    except UnknownZone as e:
+        raise BackendError(mailbox, operation, f"Graph answered in {e}", code="UnknownTimeZone") from None
 
 
 def _with_key(key: str) -> str:

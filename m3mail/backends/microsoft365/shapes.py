@@ -10,12 +10,12 @@ import base64
 from datetime import UTC, datetime
 from datetime import time as clock_time
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import html2text
-from O365.utils.windows_tz import get_iana_tz
 
 from m3mail.backends import mime
+from m3mail.backends.microsoft365.zones import UnknownZone, zone
 from m3mail.models import Availability, CalendarEvent, InboundMail, MailSpec, SentMail
 
 # The follow-up key on m3mail's events and messages: a single-value extended property, so that an item is found
@@ -50,55 +50,56 @@ _DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "su
 
 
 def availability_of(settings: dict[str, Any]) -> Availability:
-    """mailboxSettings' automatic replies and working hours, as the domain reads them."""
+    """mailboxSettings' automatic replies and working hours, as the domain reads them. Working hours in a zone
+    no table maps are left out, and said so in ``problem``; the automatic replies count all the same."""
     away: tuple[tuple[datetime, datetime | None], ...] = ()
+    problem = ""
     replies = settings.get("automaticRepliesSetting") or {}
     status = str(replies.get("status", "disabled")).lower()
     if status == "alwaysenabled":
         away = ((datetime(2000, 1, 1, tzinfo=UTC), None),)  # on until the adviser turns it off
     elif status == "scheduled" and replies.get("scheduledStartDateTime") and replies.get("scheduledEndDateTime"):
-        away = ((instant(replies["scheduledStartDateTime"]), instant(replies["scheduledEndDateTime"])),)
+        try:
+            away = ((instant(replies["scheduledStartDateTime"]), instant(replies["scheduledEndDateTime"])),)
+        except UnknownZone as e:  # the absence cannot be placed: taken as on, until it can
+            away, problem = ((datetime(2000, 1, 1, tzinfo=UTC), None),), f"automatic replies scheduled in {e}"
     hours = settings.get("workingHours") or {}
     days = frozenset(_DAYS.index(d.lower()) for d in hours.get("daysOfWeek") or () if d.lower() in _DAYS)
-    zone = zone_name((hours.get("timeZone") or {}).get("name", ""))
     try:
         span = (clock_time.fromisoformat(hours["startTime"][:8]), clock_time.fromisoformat(hours["endTime"][:8]))
     except (KeyError, TypeError, ValueError):
         span = None
-    if span is None or not days or zone is None or span[0] >= span[1]:
-        return Availability(away=away)
-    return Availability(away=away, working_days=days, working_hours=span, timezone=zone)
+    if span is None or not days or span[0] >= span[1]:
+        return Availability(away=away, problem=problem)
+    try:
+        where = zone(hours.get("timeZone"), default=None).key
+    except UnknownZone as e:
+        return Availability(away=away, problem=problem or f"working hours in {e}")
+    return Availability(away=away, working_days=days, working_hours=span, timezone=where, problem=problem)
 
 
 def zone_name(name: str) -> str | None:
-    """An IANA name for Graph's zone name (IANA or Windows), None when unknown (a custom zone)."""
+    """An IANA name for Graph's zone name (IANA or Windows), None when no table maps it."""
     try:
-        return ZoneInfo(name).key
-    except (ZoneInfoNotFoundError, ValueError):
-        try:
-            return ZoneInfo(str(get_iana_tz(name))).key
-        except Exception:  # O365 raises its own error for names it does not know
-            return None
+        return zone(name, default=None).key
+    except UnknownZone:
+        return None
 
 
 def utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def local(moment: datetime, zone: ZoneInfo) -> dict[str, str]:
+def local(moment: datetime, where: ZoneInfo) -> dict[str, str]:
     """A dateTimeTimeZone in the agency's zone: Outlook shows the wall-clock time, right across DST."""
-    return {"dateTime": moment.astimezone(zone).replace(tzinfo=None).isoformat(timespec="seconds"),
-            "timeZone": zone.key}  # fmt: skip
+    return {"dateTime": moment.astimezone(where).replace(tzinfo=None).isoformat(timespec="seconds"),
+            "timeZone": where.key}  # fmt: skip
 
 
 def instant(value: dict[str, str]) -> datetime:
-    """A dateTimeTimeZone from Graph (IANA or Windows zone name) as an aware datetime."""
-    name = value.get("timeZone") or "UTC"
-    try:
-        zone = ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo(str(get_iana_tz(name)))
-    return datetime.fromisoformat(value["dateTime"][:19]).replace(tzinfo=zone)
+    """A dateTimeTimeZone from Graph (its own zone: IANA or Windows name, UTC when absent) as an aware datetime;
+    UnknownZone when no table maps the zone."""
+    return datetime.fromisoformat(value["dateTime"][:19]).replace(tzinfo=zone(value.get("timeZone")))
 
 
 def key_of(item: dict[str, Any]) -> str | None:
