@@ -74,7 +74,8 @@ def test_microsoft_s_pacific_working_hours_are_read_in_pacific_time() -> None:
     found = availability_of(settings)
     assert found.timezone == "America/Los_Angeles" and found.problem == ""
     assert found.working_hours == (time(8), time(17)) and found.working_days == frozenset(range(5))
-    assert found.away == ((datetime(2016, 3, 14, 7, tzinfo=ZoneInfo("UTC")), datetime(2016, 3, 28, 7, tzinfo=ZoneInfo("UTC"))),)
+    utc = ZoneInfo("UTC")
+    assert found.away == ((datetime(2016, 3, 14, 7, tzinfo=utc), datetime(2016, 3, 28, 7, tzinfo=utc)),)
 
 
 def test_working_hours_in_a_custom_zone_are_left_out_and_said_so() -> None:
