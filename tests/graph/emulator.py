@@ -21,7 +21,9 @@ What tests use (the state can be inspected and acted on as an adviser or an admi
 - ``sent_items_delay`` (seconds from a send's 202 to its copy in Sent Items; math.inf: until
   ``complete_sends()``), ``folder_exists_status`` (409; Microsoft documents the code only),
   ``category_duplicate`` (the status and code answered to a category name that exists: undocumented),
-  ``page_size`` (items per page at most; Graph: as many as ``$top`` asks, up to its maximum).
+  ``page_size`` (items per page at most; Graph: as many as ``$top`` asks, up to its maximum),
+  ``event_bodies_html_only`` (True: events come in HTML whatever ``outlook.body-content-type`` asks, as
+  event-get.md says; False: as the same page's header table says).
 - ``roles`` (application permissions, read when a token is issued, as Entra ID does), ``scope`` (None, or the
   set of mailboxes the app may reach), ``client_id`` / ``client_secret`` (None: any), ``tokens``.
 - What people do: ``create_event``, ``update_event``, ``delete_event``, ``client_reply``, ``bounce``,
@@ -130,6 +132,7 @@ class GraphEmulator(Batching, Identity, CalendarOperations, MailOperations, Sett
         self.sent_items_delay = 0.0  # seconds from a send's 202 to its copy in Sent Items (math.inf: complete_sends)
         self.folder_exists_status = 409  # ErrorFolderExists's status, which Microsoft does not document
         self.category_duplicate = (409, "ErrorDuplicate")  # the answer to a category that exists: undocumented
+        self.event_bodies_html_only = True  # "returns event bodies in only HTML format" (event-get, list events)
         self.peak_concurrency: dict[str, int] = {}  # mailbox -> most requests seen at once (a refused one counts)
         self._in_flight: dict[str, int] = {}
         self._slots = threading.Lock()

@@ -85,15 +85,23 @@ def test_a_patch_exchange_would_not_store_is_refused_whole(graph, s, body, code)
     assert graph.mailbox(ADVISER).settings == before
 
 
-def test_honoured_preferences_are_echoed_in_preference_applied(graph, s) -> None:
+@pytest.mark.parametrize("html_only", [True, False])
+def test_honoured_preferences_are_echoed_in_preference_applied(graph, s, html_only) -> None:
+    """event-get.md: "Currently, this operation returns event bodies in only HTML format", while its header table
+    documents outlook.body-content-type: the emulator does either (html_only by default)."""
+    graph.event_bodies_html_only = html_only
     notes = {"contentType": "HTML", "content": "<p>Bonjour&nbsp;!<br>RAS</p>"}
     graph.create_event(ADVISER, {**event("M3-C1#call1"), "body": notes})
     plain = s.get(url(graph, "/events"))
     assert "Preference-Applied" not in plain.headers and plain.json()["value"][0]["body"]["contentType"] == "html"
     asked = s.get(url(graph, "/events"), headers={"Prefer": ALL_PREFERENCES})
-    assert asked.headers["Preference-Applied"] == ALL_PREFERENCES
     shown = asked.json()["value"][0]
-    assert shown["body"] == {"contentType": "text", "content": "Bonjour\xa0!\nRAS"}
+    if html_only:
+        assert asked.headers["Preference-Applied"] == 'outlook.timezone="Europe/Paris", IdType="ImmutableId"'
+        assert shown["body"] == {"contentType": "html", "content": notes["content"]}
+    else:
+        assert asked.headers["Preference-Applied"] == ALL_PREFERENCES
+        assert shown["body"] == {"contentType": "text", "content": "Bonjour\xa0!\nRAS"}
     assert shown["start"] == {"dateTime": "2026-11-25T10:00:00.0000000", "timeZone": "Europe/Paris"}
     mail = s.get(url(graph, "/mailFolders/inbox/messages"), headers={"Prefer": ALL_PREFERENCES})
     assert mail.headers["Preference-Applied"] == 'outlook.body-content-type="text", IdType="ImmutableId"'

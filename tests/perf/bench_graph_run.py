@@ -1,7 +1,8 @@
 """Benchmark: a daily run for 500 advisers x 3 new follow-ups on the Microsoft 365 backend, 100 ms per request.
 
 Run on demand (not collected by pytest):
-    .venv/bin/python tests/perf/bench_graph_run.py [--advisers 500] [--latency 0.1] [--concurrent 16 64]
+    .venv/bin/python tests/perf/bench_graph_run.py [--advisers 500] [--follow-ups 3] [--latency 0.1]
+        [--concurrent 16 64]
 
 The Graph emulator runs in its own process (so that its work does not share this one's interpreter), with every
 request held ``--latency`` seconds and at most 4 requests in flight per mailbox. A first run (the day before,
@@ -39,8 +40,9 @@ TODAY = date(2026, 11, 25)  # a Wednesday
 PARIS = ZoneInfo("Europe/Paris")
 
 
-def write_folder(folder: Path, advisers: int, concurrent: int, base: str, ca: str) -> Path:
-    """Settings for ``advisers`` advisers (Microsoft 365, the emulator) and an export of 3 clients each, due today."""
+def write_folder(folder: Path, advisers: int, concurrent: int, base: str, ca: str, per_adviser: int = 3) -> Path:
+    """Settings for ``advisers`` advisers (Microsoft 365, the emulator) and an export of ``per_adviser`` clients
+    each, due today."""
     shipped = (ROOT / "settings" / "m3mail.toml").read_text(encoding="utf-8")
     text = shipped[: shipped.index("\n[[advisers]]")]
     for old, new in (('backend = "local"', 'backend = "microsoft365"'),
@@ -59,9 +61,9 @@ def write_folder(folder: Path, advisers: int, concurrent: int, base: str, ca: st
     lines = ["client_id;civilite;nom;prenom;email;telephone;adresse;code_postal;ville;conseiller;contrat;type;"
              "produit;date_effet;statut;prime_annuelle;garanties;sinistres;questions;vip;opposition"]  # fmt: skip
     for i in range(advisers):
-        for k in range(3):
-            n = i * 3 + k
-            lines.append(f"C{n:06d};Mme;NOM{n};Prénom;client{n}@example.org;06 12 34 {n % 100:02d} {k:02d};"
+        for k in range(per_adviser):
+            n = i * per_adviser + k
+            lines.append(f"C{n:06d};Mme;NOM{n};Prénom;client{n}@example.org;06 12 34 {n % 100:02d} {k % 100:02d};"
                          f"1 rue de la Paix;69001;Lyon;{_adviser(i)};CT{n:07d};IARD;Auto;{effect:%d/%m/%Y};Actif;"
                          "500,00;Tous risques;;;non;non")  # fmt: skip
     (folder / "export.csv").write_text("\r\n".join(lines) + "\r\n", encoding="utf-8-sig")
@@ -86,12 +88,12 @@ def emulator(advisers: int, latency: float, folder: Path) -> tuple[subprocess.Po
     return process, fields["base URL"], fields["CA file"]
 
 
-def measure(advisers: int, latency: float, concurrent: int) -> dict[str, float]:
+def measure(advisers: int, latency: float, concurrent: int, per_adviser: int = 3) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="m3mail-bench-") as tmp:
         folder = Path(tmp)
         process, base, ca = emulator(advisers, latency, folder / "tls")
         try:
-            settings = load_settings(write_folder(folder, advisers, concurrent, base, ca))
+            settings = load_settings(write_folder(folder, advisers, concurrent, base, ca, per_adviser))
             eve = datetime.combine(TODAY - timedelta(days=1), clock(17), PARIS)
             empty = folder / "empty.csv"
             empty.write_text((folder / "export.csv").read_text(encoding="utf-8-sig").splitlines()[0] + "\r\n",
@@ -111,6 +113,7 @@ def measure(advisers: int, latency: float, concurrent: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--advisers", type=int, default=500)
+    parser.add_argument("--follow-ups", type=int, default=3, help="new follow-ups per adviser, due today")
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--concurrent", type=int, nargs="+", default=[16, 64])
     args = parser.parse_args()
@@ -118,12 +121,12 @@ def main() -> None:
         os.environ.pop(name, None)
     os.environ["M3MAIL_CLIENT_SECRET"] = "bench"
     n = args.advisers
-    base = measure(n, 0.0, max(args.concurrent))
-    print(f"{n} advisers x 3 new follow-ups; baseline with no latency ({max(args.concurrent)} advisers at once): "
+    base = measure(n, 0.0, max(args.concurrent), args.follow_ups)
+    print(f"{n} advisers x {args.follow_ups} new follow-ups; baseline with no latency ({max(args.concurrent)} advisers at once): "
           f"{base['wall']:.2f} s, {base['requests']} Graph requests, {base['operations']} operations, "
           f"{base['booked']} calls booked, {base['errors']} errors")  # fmt: skip
     for concurrent in args.concurrent:
-        m = measure(n, args.latency, concurrent)
+        m = measure(n, args.latency, concurrent, args.follow_ups)
         sequential = m["requests"] / n  # a pass makes its requests one after the other
         bound = math.ceil(n / concurrent) * sequential * args.latency
         floor = math.ceil(m["operations"] / n / 4) * args.latency  # 4 at once per mailbox, all advisers at once
