@@ -122,7 +122,8 @@ def main() -> None:
     os.environ["M3MAIL_CLIENT_SECRET"] = "bench"
     n = args.advisers
     base = measure(n, 0.0, max(args.concurrent), args.follow_ups)
-    print(f"{n} advisers x {args.follow_ups} new follow-ups; baseline with no latency ({max(args.concurrent)} advisers at once): "
+    print(f"{n} advisers x {args.follow_ups} new follow-ups; baseline with no latency ({max(args.concurrent)} "
+          "advisers at once): "
           f"{base['wall']:.2f} s, {base['requests']} Graph requests, {base['operations']} operations, "
           f"{base['booked']} calls booked, {base['errors']} errors")  # fmt: skip
     for concurrent in args.concurrent:
