@@ -437,7 +437,9 @@ class LocalBackend(Backend):
         refs = mime.ids(f"{msg.get('In-Reply-To', '')} {msg.get('References', '')}")
         html_part, text_part = msg.get_body(("html",)), msg.get_body(("plain",))
         html = mime.text_of(html_part) if html_part is not None else ""
-        text = mime.text_of(text_part) if text_part is not None else html2text.html2text(html) if html else ""
+        text = mime.text_of(text_part) if text_part is not None else ""
+        if text_part is None and html:
+            text = html2text.HTML2Text(bodywidth=0).handle(html)  # lines as written: no wrapping at 78
         if bounce:
             refs = list(dict.fromkeys([*mime.bounced_ids(msg, text), *refs]))
         return InboundMail(

@@ -24,6 +24,7 @@ from m3mail.backends.microsoft365.shapes import (
     EVENT_FIELDS,
     EXPAND_KEY,
     KEY_PROPERTY,
+    Unreadable,
     availability_of,
     event_of,
     inbound,
@@ -246,7 +247,7 @@ class Microsoft365Backend(Backend):
 
     def find_sent(self, adviser: str, key: str) -> SentMail | None:
         found = self.graph.run(adviser, self._by_key(adviser, "sentitems", key))
-        return sent_of(found[0]) if found else None
+        return _read(adviser, "find sent message", sent_of, found[0]) if found else None
 
     def inbox(self, adviser: str, since: datetime) -> list[InboundMail]:
         params = {"$filter": f"receivedDateTime ge {utc(since)}", "$expand": EXPAND_KEY, "$top": "100",
@@ -254,7 +255,8 @@ class Microsoft365Backend(Backend):
                              "internetMessageHeaders"}  # fmt: skip
         url = self.url(adviser, "/mailFolders/inbox/messages")
         items = self.graph.run(adviser, self._pages("read inbox", url, params))
-        return [inbound(item) for item in items if not key_of(item)]  # m3mail's own notes are not replies
+        received = [item for item in items if not key_of(item)]  # m3mail's own notes are not replies
+        return [_read(adviser, "read inbox", inbound, item) for item in received]
 
     def file(self, mailbox: str, folder: Folder, mail: MailSpec, *, resume: bool = False) -> str:
         return self.graph.run(mailbox, self._file(mailbox, folder, mail, resume))
@@ -343,11 +345,14 @@ class Microsoft365Backend(Backend):
 
 
 def _read(mailbox: str, operation: str, parse: Callable[[dict[str, Any]], T], item: dict[str, Any]) -> T:
-    """What Graph answered, read; a time zone no table maps is the mailbox's error, named (never a traceback)."""
+    """What Graph answered, read; a time zone no table maps, or an item without what m3mail needs, is the
+    mailbox's error, named (never a traceback)."""
     try:
         return parse(item)
     except UnknownZone as e:
         raise BackendError(mailbox, operation, f"Graph answered in {e}", code="UnknownTimeZone") from None
+    except Unreadable as e:
+        raise BackendError(mailbox, operation, f"Graph answered {e}", code="UnreadableAnswer") from None
 
 
 def _with_key(key: str) -> str:

@@ -25,9 +25,23 @@ EXPAND_KEY = f"singleValueExtendedProperties($filter=id eq '{KEY_PROPERTY}')"
 EVENT_FIELDS = "subject,start,end,showAs,isCancelled,categories,body"
 
 
+class Unreadable(ValueError):
+    """An item Graph answered without what m3mail needs of it (an event without its start, a message without
+    its id): said plainly, never a KeyError."""
+
+
+def _require(item: Any, kind: str, *names: str) -> None:
+    if not isinstance(item, dict):
+        raise Unreadable(f"{kind}: not a JSON object")
+    if missing := [n for n in names if item.get(n) in (None, "")]:
+        raise Unreadable(f"{kind} {item.get('id') or ''} without {', '.join(missing)}".replace("  ", " "))
+
+
 def event_of(item: dict[str, Any]) -> CalendarEvent:
-    """An event as Graph gives it (asked in text: ``Prefer: outlook.body-content-type="text"``; HTML, were the
-    preference ignored, made text, so that the adviser's notes are read as typed)."""
+    """An event as Graph gives it. Bodies come in HTML ("Currently, this operation returns event bodies in only
+    HTML format", event-get.md), or in text where ``Prefer: outlook.body-content-type="text"`` is honoured: HTML is
+    made text, so that the adviser's notes are read as typed."""
+    _require(item, "an event", "id", "start", "end")
     return CalendarEvent(
         id=item["id"], start=instant(item["start"]), end=instant(item["end"]), subject=item.get("subject", ""),
         key=key_of(item), categories=tuple(item.get("categories") or ()), notes=_text(item.get("body") or {}),
@@ -37,11 +51,14 @@ def event_of(item: dict[str, Any]) -> CalendarEvent:
 
 def _text(body: dict[str, Any]) -> str:
     content = str(body.get("content", ""))
-    return html2text.html2text(content) if str(body.get("contentType", "text")).lower() == "html" else content
+    if str(body.get("contentType", "text")).lower() != "html":
+        return content
+    return html2text.HTML2Text(bodywidth=0).handle(content)  # lines as typed: html2text wraps at 78 otherwise
 
 
 
 def sent_of(item: dict[str, Any]) -> SentMail:
+    _require(item, "a sent message", "id")
     sent_at = datetime.fromisoformat(item["sentDateTime"].replace("Z", "+00:00")) if item.get("sentDateTime") else None
     return SentMail(item["id"], item.get("internetMessageId", ""), sent_at, item.get("conversationId", ""))
 
@@ -140,6 +157,7 @@ _AUTO_SUBJECTS = ("automatic reply:", "réponse automatique", "absence du bureau
 
 
 def inbound(item: dict[str, Any]) -> InboundMail:
+    _require(item, "a message", "id", "receivedDateTime")
     headers = {h.get("name", "").lower(): h.get("value", "") for h in item.get("internetMessageHeaders") or []}
     sender = ((item.get("from") or {}).get("emailAddress") or {}).get("address", "").lower()
     subject = item.get("subject") or ""
