@@ -21,7 +21,8 @@ What tests use (the state can be inspected and acted on as an adviser or an admi
 - ``sent_items_delay`` (seconds from a send's 202 to its copy in Sent Items; math.inf: until
   ``complete_sends()``), ``folder_exists_status`` (409; Microsoft documents the code only),
   ``category_duplicate`` (the status and code answered to a category name that exists: undocumented),
-  ``page_size`` (items per page at most; Graph: as many as ``$top`` asks, up to its maximum),
+  ``page_size`` (items per page at most whatever ``$top`` asks, 3 by default so that clients follow
+  ``@odata.nextLink``; None: as Graph, 10 or ``$top`` up to 1000; on its own, the emulator pages as Graph),
   ``event_bodies_html_only`` (True: events come in HTML whatever ``outlook.body-content-type`` asks, as
   event-get.md says; False: as the same page's header table says).
 - ``roles`` (application permissions, read when a token is issued, as Entra ID does), ``scope`` (None, or the
@@ -116,7 +117,8 @@ class GraphEmulator(Batching, Identity, CalendarOperations, MailOperations, Sett
     """The emulator's state and its HTTP server; ``start()`` returns the base URL. Its Graph operations, its
     identity endpoints and the steps a request goes through come from the parts it inherits."""
 
-    def __init__(self, tenant: str = "m3mail-test-tenant", mailboxes: tuple[str, ...] = (), page_size: int = PAGE_SIZE,
+    def __init__(self, tenant: str = "m3mail-test-tenant", mailboxes: tuple[str, ...] = (),
+                 page_size: int | None = PAGE_SIZE,
                  *, roles: Iterable[str] = ALL_ROLES, concurrency_limit: int | None = CONCURRENCY_LIMIT,
                  client_id: str | None = None, client_secret: str | None = None):  # fmt: skip
         self.tenant, self.page_size = tenant, page_size
@@ -220,13 +222,14 @@ def main() -> None:
     parser.add_argument("--secret", help="the only client secret accepted (default: any)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds each Graph request takes")
     parser.add_argument("--concurrency-limit", type=int, default=CONCURRENCY_LIMIT, help="per mailbox (0: none)")
-    parser.add_argument("--page-size", type=int, default=PAGE_SIZE, help="items per page at most (Graph: up to $top)")
+    parser.add_argument("--page-size", type=int, default=0,
+                        help="items per page at most, whatever $top asks (default 0: as Graph, 10 or $top up to 1000)")
     parser.add_argument("--sent-items-delay", type=float, default=0.0,
                         help="seconds before a sent email's copy reaches Sent Items (Exchange: 'may take time')")
     args = parser.parse_args()
-    emulator = GraphEmulator(mailboxes=tuple(args.mailbox), page_size=args.page_size, roles=args.role or ALL_ROLES,
-                             concurrency_limit=args.concurrency_limit or None, client_id=args.client_id,
-                             client_secret=args.secret)  # fmt: skip
+    emulator = GraphEmulator(mailboxes=tuple(args.mailbox), page_size=args.page_size or None,
+                             roles=args.role or ALL_ROLES, concurrency_limit=args.concurrency_limit or None,
+                             client_id=args.client_id, client_secret=args.secret)  # fmt: skip
     emulator.scope = set(args.scope) if args.scope else None
     emulator.latency, emulator.sent_items_delay = args.latency, args.sent_items_delay
     base = emulator.start(args.port)

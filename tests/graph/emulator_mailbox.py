@@ -53,7 +53,7 @@ class Mailbox:
 class MailboxStore:
     """The state the Graph operations share; ``GraphEmulator.__init__`` sets it."""
 
-    page_size: int
+    page_size: int | None  # None: as Graph pages
     base_url: str
     mailboxes: dict[str, Mailbox]
     _ids: itertools.count[int]  # etags

@@ -149,24 +149,24 @@ class Microsoft365Backend(Backend):
         return _read(adviser, "create call", event_of, keyed)
 
     def ensure_categories(self, adviser: str, colours: Mapping[str, str]) -> None:
-        self.graph.run(adviser, self._ensure_categories(adviser, colours))
-
-    def _ensure_categories(self, adviser: str, colours: Mapping[str, str]) -> Step[None]:
+        """The list read, then the missing categories created together (in $batch requests)."""
         url = self.url(adviser, "/outlook/masterCategories")
-        existing = {c["displayName"].lower() for c in (yield from self._pages("read categories", url, {}))}
-        for name, colour in colours.items():
-            if name.lower() in existing:
-                continue
-            try:
-                yield Request("create category", "post", url, body={"displayName": name, "color": colour},
-                              repeatable=True)  # fmt: skip
-            except BackendError as e:
-                # Microsoft documents no status or code for a name that exists (outlookuser-post-mastercategories):
-                # after any failed create, the list read again says whether it is there (made meanwhile)
-                again = {c["displayName"].lower() for c in (yield from self._pages("read categories", url, {}))}
-                if name.lower() not in again:
-                    raise e from None
-                existing |= again
+        existing = {c["displayName"].lower() for c in self.graph.run(adviser, self._pages("read categories", url, {}))}
+        missing = [(name, colour) for name, colour in colours.items() if name.lower() not in existing]
+        for result in self.graph.drive(adviser, [self._category(url, name, colour) for name, colour in missing]):
+            if isinstance(result, BackendError):
+                raise result
+
+    def _category(self, url: str, name: str, colour: str) -> Step[None]:
+        try:
+            yield Request("create category", "post", url, body={"displayName": name, "color": colour},
+                          repeatable=True)  # fmt: skip
+        except BackendError as e:
+            # Microsoft documents no status or code for a name that exists (outlookuser-post-mastercategories):
+            # after any failed create, the list read again says whether it is there (made meanwhile)
+            again = {c["displayName"].lower() for c in (yield from self._pages("read categories", url, {}))}
+            if name.lower() not in again:
+                raise e from None
 
     def availability(self, adviser: str) -> Availability:
         """Automatic replies and working hours from mailboxSettings: one read per adviser and run."""
