@@ -214,7 +214,7 @@ class Microsoft365Settings(_Section):
     ca_bundle: Path | None = None  # a CA file to trust instead of the system's (a proxy's, an emulator's)
     concurrent_advisers: int = Field(16, ge=1, le=64)  # advisers served at once
     requests_per_mailbox: int = Field(4, ge=1, le=4)  # Exchange serves an app at most 4 requests at once per mailbox
-    batching: bool = True  # a run's writes for one mailbox go together in JSON $batch requests
+    batching: bool = True  # a mailbox's requests of a round go together in fully parallel JSON $batch requests
 
     @field_validator("certificate_key", "ca_bundle", mode="before")
     @classmethod
