@@ -226,7 +226,9 @@ class Microsoft365Backend(Backend):
         """A message by its (immutable) id, or None when Graph answers 404."""
         params = {"$select": "id,isDraft,internetMessageId,conversationId,sentDateTime,parentFolderId"}
         try:
-            return (yield Request("read message", "get", self.url(mailbox, f"/messages/{message_id}"), params))
+            item: dict[str, Any] = yield Request("read message", "get", self.url(mailbox, f"/messages/{message_id}"),
+                                                 params)  # fmt: skip
+            return item
         except BackendError as e:
             if e.status == 404:
                 return None
@@ -237,13 +239,15 @@ class Microsoft365Backend(Backend):
         504, a dropped connection: it may have been carried out), what carries its key is looked for before it
         is written again (shared/graph README, "504 / dropped connection")."""
         try:
-            return (yield request)
+            made: dict[str, Any] = yield request
+            return made
         except BackendError as e:
             if not e.maybe_done:
                 raise
         if found := (yield from self._by_key(mailbox, folder, key)):
             return found[0]
-        return (yield request)
+        again: dict[str, Any] = yield request
+        return again
 
     def find_sent(self, adviser: str, key: str) -> SentMail | None:
         found = self.graph.run(adviser, self._by_key(adviser, "sentitems", key))
@@ -275,7 +279,7 @@ class Microsoft365Backend(Backend):
         """A read, non-draft message in the folder (created once)."""
         folder_id = yield from self._folder_step(mailbox, folder)
         if resume and (found := (yield from self._by_key(mailbox, folder_id, mail.key))):
-            return found[0]["id"]
+            return str(found[0]["id"])
         url = self.url(mailbox, f"/mailFolders/{folder_id}/messages")
         filed = Request("file message", "post", url, body=message(mail, flags=1))
         made = yield from self._write_once(mailbox, folder_id, mail.key, filed)
@@ -287,7 +291,7 @@ class Microsoft365Backend(Backend):
     def _notify(self, adviser: str, mail: MailSpec, resume: bool) -> Step[str]:
         """An unread message in the adviser's Inbox (not a draft: its flags say received, unread)."""
         if resume and (found := (yield from self._by_key(adviser, "inbox", mail.key))):
-            return found[0]["id"]
+            return str(found[0]["id"])
         url = self.url(adviser, "/mailFolders/inbox/messages")
         note = Request("notify", "post", url, body=message(mail, flags=0))
         made = yield from self._write_once(adviser, "inbox", mail.key, note)
@@ -318,13 +322,14 @@ class Microsoft365Backend(Backend):
         url = self.url(mailbox, f"/mailFolders/{parent}/childFolders")
         params = {"$filter": f"displayName eq '{odata_quote(name)}'"}
         if found := (yield from self._pages("find folder", url, params)):
-            return found[0]["id"]
+            return str(found[0]["id"])
         try:
-            return (yield Request("create folder", "post", url, body={"displayName": name}, repeatable=True))["id"]
+            made = yield Request("create folder", "post", url, body={"displayName": name}, repeatable=True)
+            return str(made["id"])
         except BackendError as e:
             if e.code != "ErrorFolderExists":  # made meanwhile: the folder is there, as wanted
                 raise
-        return (yield from self._pages("find folder", url, params))[0]["id"]
+        return str((yield from self._pages("find folder", url, params))[0]["id"])
 
     def _pages(self, operation: str, url: str, params: Mapping[str, str]) -> Step[list[dict[str, Any]]]:
         """Every item of a collection, following @odata.nextLink verbatim until it is absent."""

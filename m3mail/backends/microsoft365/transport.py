@@ -325,7 +325,8 @@ class GraphClient:
 
 def one(request: Request) -> Step[dict[str, Any]]:
     """A step of one request."""
-    return (yield request)
+    answer: dict[str, Any] = yield request
+    return answer
 
 
 def _may_retry(error: BackendError, request: Request) -> bool:
