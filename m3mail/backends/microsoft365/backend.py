@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -191,12 +191,12 @@ class Microsoft365Backend(Backend):
         answers 404 meanwhile (outlook-immutable-id): so a resume reads the noted id. Still a draft: it is sent.
         A sent item: done. Nowhere: Exchange took it (a draft that left Drafts was accepted): Pending, never sent
         again, and recorded once the copy appears."""
-        noted = progress.noted if progress is not None else ""
+        noted, asked = _noted(progress)
         draft = None
         if noted:
             draft = yield from self._message(adviser, noted)
             if draft is None:
-                raise Pending(adviser, "send", "handed to Exchange; its copy is not in Sent Items yet")
+                raise _not_yet(adviser, asked)
             if not draft.get("isDraft", True):
                 return sent_of(draft)
         elif resume:  # no draft noted: the send was never asked for; a draft may have been made
@@ -207,8 +207,8 @@ class Microsoft365Backend(Backend):
         if draft is None:
             draft = yield from self._write_once(adviser, "drafts", mail.key, Request(
                 "create draft", "post", self.url(adviser, "/messages"), body=message(mail, flags=None)))  # fmt: skip
-        if progress is not None:
-            progress.note(draft["id"])  # from here on, a resume knows the send may have been asked for
+        if progress is not None:  # from here on, a resume knows the send may have been asked for, and when
+            progress.note(f"{draft['id']} {datetime.now(UTC).isoformat(timespec='seconds')}")
         try:
             yield Request("send", "post", self.url(adviser, f"/messages/{draft['id']}/send"))
         except BackendError as e:
@@ -216,7 +216,7 @@ class Microsoft365Backend(Backend):
                 raise
             now = yield from self._message(adviser, draft["id"])  # a 504 or a lost answer: was it taken?
             if now is None:
-                raise Pending(adviser, "send", "handed to Exchange; its copy is not in Sent Items yet") from None
+                raise _not_yet(adviser, None) from None
             if not now.get("isDraft", True):
                 return sent_of(now)
             yield Request("send", "post", self.url(adviser, f"/messages/{draft['id']}/send"))  # still a draft
@@ -347,6 +347,29 @@ class Microsoft365Backend(Backend):
         """One request, as the backend makes them (retries, limits, counts): for what the contract does not
         cover (``m3mail doctor``)."""
         return self.graph.run(mailbox, one(request))
+
+
+SENT_COPY_WAIT = timedelta(hours=24)  # Exchange sends within minutes; a copy still missing after this is lost
+
+
+def _noted(progress: Progress | None) -> tuple[str, datetime | None]:
+    """The draft id a try of the send noted, and when it asked for the send ("" and None: nothing noted)."""
+    words = (progress.noted if progress is not None else "").split()
+    try:
+        asked = datetime.fromisoformat(words[1]) if len(words) > 1 else None
+    except ValueError:
+        asked = None
+    return (words[0] if words else ""), asked
+
+
+def _not_yet(adviser: str, asked: datetime | None) -> BackendError:
+    """A send Exchange took whose copy is not in Sent Items: Pending, for a day; then an error to look into, as
+    the copy will not come (deleted before it was read back): the email is never sent again all the same."""
+    if asked is not None and datetime.now(UTC) - asked > SENT_COPY_WAIT:
+        return BackendError(adviser, "send", f"Exchange took the email at {asked.isoformat()}, and its copy never "
+                            "reached Sent Items: it is not sent again; look for it in the adviser's mailbox",
+                            code="SentCopyMissing")  # fmt: skip
+    return Pending(adviser, "send", "handed to Exchange; its copy is not in Sent Items yet")
 
 
 def _read(mailbox: str, operation: str, parse: Callable[[dict[str, Any]], T], item: dict[str, Any]) -> T:
