@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from m3mail.backends.base import Backend, Folder, Progress, Sending
 from m3mail.backends.microsoft365.connection import GraphAccess
 from m3mail.backends.microsoft365.shapes import (
+    BUSY_FIELDS,
     EVENT_FIELDS,
     EXPAND_KEY,
     KEY_PROPERTY,
@@ -89,7 +90,7 @@ class Microsoft365Backend(Backend):
     # --- calendars ---------------------------------------------------------------------------------------
 
     def events(self, adviser: str, start: datetime, end: datetime) -> list[CalendarEvent]:
-        params = {"startDateTime": utc(start), "endDateTime": utc(end), "$select": EVENT_FIELDS,
+        params = {"startDateTime": utc(start), "endDateTime": utc(end), "$select": BUSY_FIELDS,
                   "$expand": EXPAND_KEY, "$top": "100"}  # fmt: skip
         items = self.graph.run(adviser, self._pages("read calendar", self.url(adviser, "/calendarView"), params))
         return sorted((_read(adviser, "read calendar", event_of, e) for e in items), key=lambda e: e.start)
@@ -146,6 +147,7 @@ class Microsoft365Backend(Backend):
         }  # fmt: skip
         made = yield Request("create call", "post", self.url(adviser, "/events"), body=body, repeatable=True)
         keyed = {**made, "singleValueExtendedProperties": [{"id": KEY_PROPERTY, "value": call.key}]}
+        keyed.pop("body", None)  # the brief just written: no notes yet, and no HTML to make text of
         return _read(adviser, "create call", event_of, keyed)
 
     def ensure_categories(self, adviser: str, colours: Mapping[str, str]) -> None:

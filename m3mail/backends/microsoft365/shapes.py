@@ -22,7 +22,8 @@ from m3mail.models import Availability, CalendarEvent, InboundMail, MailSpec, Se
 # again by its key wherever the adviser moved it (shared/graph README: "extended prop id", "query").
 KEY_PROPERTY = "String {5c9b6a38-3f0e-4d8b-9d43-0f7c2c8e5a11} Name m3mailKey"
 EXPAND_KEY = f"singleValueExtendedProperties($filter=id eq '{KEY_PROPERTY}')"
-EVENT_FIELDS = "subject,start,end,showAs,isCancelled,categories,body"
+BUSY_FIELDS = "subject,start,end,showAs,isCancelled,categories"  # free/busy: no bodies to fetch and convert
+EVENT_FIELDS = f"{BUSY_FIELDS},body"  # a call read back: its notes
 
 
 class Unreadable(ValueError):
@@ -44,7 +45,8 @@ def event_of(item: dict[str, Any]) -> CalendarEvent:
     _require(item, "an event", "id", "start", "end")
     return CalendarEvent(
         id=item["id"], start=instant(item["start"]), end=instant(item["end"]), subject=item.get("subject", ""),
-        key=key_of(item), categories=tuple(item.get("categories") or ()), notes=_text(item.get("body") or {}),
+        key=key_of(item), categories=tuple(item.get("categories") or ()),
+        notes=_text(item["body"]) if isinstance(item.get("body"), dict) else "",
         free=item.get("showAs") == "free" or bool(item.get("isCancelled")),
     )  # fmt: skip
 
