@@ -69,6 +69,14 @@ def test_each_request_of_a_batch_waits_what_its_own_answer_asks(backend, graph, 
     assert naps == [wait]
 
 
+def test_a_batch_request_s_retry_after_given_as_an_http_date_is_counted_from_the_batch_s_date(backend, graph,
+                                                                                             naps) -> None:  # fmt: skip
+    graph.fail("POST", r"/events$", status=503, retry_after=http_date(20))  # a sub-response carries no Date
+    made = backend.create_calls(ADVISER, [(call("M3-C1#call1"), False), (call("M3-C2#call1"), False)])
+    assert not [m for m in made if isinstance(m, BackendError)]
+    assert len(naps) == 1 and 19 <= naps[0] <= 21
+
+
 def test_503_and_504_on_a_read_are_retried_with_growing_waits(backend, graph: GraphEmulator, naps) -> None:
     graph.fail("GET", r"/calendarView$", status=503)
     graph.fail("GET", r"/calendarView$", status=504)
