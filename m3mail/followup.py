@@ -15,12 +15,13 @@ None when nothing changed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from m3mail.models import CalendarEvent, FollowUp, InboundMail, Outcome, State
+from m3mail.classify import normalised_address, own_words
+from m3mail.classify import says_stop as _says_stop
+from m3mail.models import CalendarEvent, FollowUp, InboundMail, MailKind, Outcome, State
 from m3mail.planning import complaint_deadlines
 
 NOTES_MARKER = "--- Notes du conseiller (écrire sous cette ligne) ---"
@@ -105,23 +106,42 @@ def close_window(f: FollowUp, now: datetime, today: date) -> Change | None:
     return Change(replace(f, state=State.MISSED, ended_at=now), "missed", reason)
 
 
+def is_about(f: FollowUp, m: InboundMail) -> bool:
+    """Whether an Inbox message is about the follow-up's email: it names the email's Message-ID, it is in the
+    email's thread (the backend's conversation), or it is a report (failure, delay, complaint) naming the address
+    emailed, received after the email."""
+    if f.email_message_id and f.email_message_id in m.in_reply_to:
+        return True
+    if f.email_conversation and m.conversation == f.email_conversation:
+        return True
+    if m.kind not in (MailKind.BOUNCE, MailKind.DELAY, MailKind.FEEDBACK) or not f.client.email:
+        return False
+    after = f.emailed_at is None or m.received_at >= f.emailed_at
+    return after and normalised_address(f.client.email) in m.recipients
+
+
 def read_mail(
     f: FollowUp, inbox: Sequence[InboundMail], now: datetime, rules: Rules
 ) -> tuple[Change | None, list[InboundMail]]:
-    """An emailed follow-up against the adviser's Inbox: a reply ends it (STOP opts out), a bounce falls back
-    on a letter, silence ends it after the wait. Returns the change and the replies to file."""
+    """An emailed follow-up against the adviser's Inbox (each message classified by m3mail.classify): a
+    complaint about the email opts the client out; a person's reply ends it (STOP opts out); a failure report
+    falls back on a letter; silence ends it after the wait. A delay notice changes nothing (a later failure
+    would), nor does an automatic reply: it is never the client's answer. Returns the change and the replies to
+    file."""
     if f.state is not State.EMAILED or not f.email_message_id:
         return None, []
-    related = [m for m in inbox if f.email_message_id in m.in_reply_to
-               or (f.email_conversation and m.conversation == f.email_conversation)]  # fmt: skip
-    replies = [m for m in related if not m.bounce and not m.auto and m.message_id not in f.reply_ids]
+    related = [m for m in inbox if is_about(f, m)]
+    if any(m.kind is MailKind.FEEDBACK for m in related):
+        ended = replace(f, state=State.OPTED_OUT, ended_at=now)
+        return Change(ended, "opted out", "the client reported the email as spam (a feedback report)"), []
+    replies = [m for m in related if m.kind in (MailKind.REPLY, MailKind.STOP) and m.message_id not in f.reply_ids]
     if replies:
         ids = f.reply_ids + tuple(m.message_id for m in replies)
         answered = replace(f, replied_at=min(m.received_at for m in replies), reply_ids=ids, ended_at=now)
-        if any(says_stop(m.text) for m in replies):
+        if any(m.kind is MailKind.STOP for m in replies):
             return Change(replace(answered, state=State.OPTED_OUT), "opted out", "the client replied STOP"), replies
         return Change(replace(answered, state=State.DONE), "replied", f"{len(replies)} reply(ies)"), replies
-    if any(m.bounce for m in related) and f.bounced_at is None:
+    if any(m.kind is MailKind.BOUNCE for m in related) and f.bounced_at is None:
         return Change(replace(f, state=State.UNREACHED, bounced_at=now), "bounced", "the email bounced"), []
     if f.emailed_at is not None and now - f.emailed_at >= rules.reply_wait:
         wait = f"no reply in {rules.reply_wait.days} days"
@@ -129,19 +149,10 @@ def read_mail(
     return None, []
 
 
-_QUOTE_START = re.compile(r"^(>|le .+ a écrit\s*:|on .+ wrote\s*:|-+ ?(original message|message d'origine) ?-+|de ?:)",
-                          re.IGNORECASE)  # fmt: skip
-
-
 def says_stop(text: str) -> bool:
-    """A reply whose own text (above the quoted message) has a line starting with STOP."""
-    for line in text.splitlines():
-        stripped = line.strip()
-        if _QUOTE_START.match(stripped):
-            break
-        if re.match(r"stop\b", stripped, re.IGNORECASE):
-            return True
-    return False
+    """A reply asking to hear no more, in the writer's own words (m3mail.classify decides; kept here for the
+    callers that read a reply's whole text)."""
+    return _says_stop(own_words(text))
 
 
 def overdue(f: FollowUp, now: datetime) -> bool:

@@ -274,9 +274,60 @@ class SentMail:
     conversation: str = ""  # the backend's thread id, where it has one: replies are found by it
 
 
+class MailKind(StrEnum):
+    """What a message in an adviser's Inbox is (m3mail.classify decides)."""
+
+    REPLY = "reply"  # a person's answer
+    STOP = "stop"  # a person asking to hear no more
+    BOUNCE = "bounce"  # a failure report: the email was not delivered
+    DELAY = "delay"  # a delay notice: not (yet) a failure
+    AUTO = "auto"  # an automatic reply (out of office), a read receipt, a positive delivery notice
+    FEEDBACK = "feedback"  # a spam complaint about the email (RFC 5965)
+    UNREADABLE = "unreadable"  # not readable as mail
+
+
+@dataclass(frozen=True, slots=True)
+class MailPart:
+    """One part of a received message, as the classifier reads it: its media type (lower case) and its text
+    (a text part decoded; a message/delivery-status or feedback-report part's fields; a returned message's
+    or text/rfc822-headers' header block)."""
+
+    content_type: str
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MailView:
+    """A received message as every backend sees it, for the one classifier: its top-level header fields
+    (decoded, in order), its sender (lower case; "" for the empty sender ``<>``), subject (one line), media
+    type and report-type (lower case), readable text, and parts."""
+
+    headers: tuple[tuple[str, str], ...]
+    sender: str
+    subject: str
+    content_type: str = "text/plain"
+    report_type: str = ""
+    text: str = ""
+    parts: tuple[MailPart, ...] = ()
+
+    def header(self, name: str) -> str:
+        """The first value of a header field ("" when absent)."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers if k.lower() == wanted), "")
+
+    def has(self, name: str) -> bool:
+        wanted = name.lower()
+        return any(k.lower() == wanted for k, _v in self.headers)
+
+
 @dataclass(frozen=True, slots=True)
 class InboundMail:
-    """A message found in an adviser's Inbox: a client's reply, a bounce, or anything else."""
+    """A message found in an adviser's Inbox, read and classified (m3mail.classify).
+
+    ``in_reply_to`` holds every Message-ID it is about: In-Reply-To and References, the returned message's,
+    one quoted in its text. ``recipients``: the addresses a failure, delay or complaint report names (lower
+    case, IDNA domains). ``text`` is the whole readable text; ``own_text`` a person's own words, without the
+    quoted original. ``back_on``: the day an out-of-office reply says its writer is back."""
 
     id: str
     message_id: str
@@ -285,10 +336,22 @@ class InboundMail:
     text: str
     html: str
     received_at: datetime
-    in_reply_to: tuple[str, ...] = ()  # In-Reply-To and References, or the ids a bounce reports on
+    in_reply_to: tuple[str, ...] = ()
     conversation: str = ""  # the backend's thread id, where it has one
-    bounce: bool = False
-    auto: bool = False  # an automatic answer (out of office, read receipt): not the client speaking
+    kind: MailKind = MailKind.REPLY
+    recipients: tuple[str, ...] = ()
+    own_text: str = ""
+    back_on: date | None = None
+    reason: str = ""  # why the classifier decided so (for logs and tests; no client data)
+
+    @property
+    def bounce(self) -> bool:
+        return self.kind is MailKind.BOUNCE
+
+    @property
+    def auto(self) -> bool:
+        """Not a person speaking, nor a failure: an automatic reply, a delay, a receipt."""
+        return self.kind in (MailKind.AUTO, MailKind.DELAY)
 
 
 @dataclass(frozen=True, slots=True)

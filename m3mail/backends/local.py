@@ -28,19 +28,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
-import html2text
 from icalendar import Alarm, Calendar, Component, Event, Timezone, vText
 
 from m3mail.backends import mime
 from m3mail.backends.base import Backend, Progress
+from m3mail.classify import classify
 from m3mail.errors import BackendError, MailboxUnavailable
 from m3mail.files import write_atomic
-from m3mail.models import CalendarEvent, CallSpec, InboundMail, MailSpec, SentMail
+from m3mail.models import CalendarEvent, CallSpec, InboundMail, MailKind, MailSpec, SentMail
 
 PRODID = "-//m3mail//m3mail local backend//FR"
 KEY_HEADER = "X-M3mail-Key"
@@ -433,19 +433,16 @@ class LocalBackend(Backend):
         return msg
 
     def _inbound(self, key: str, msg: EmailMessage, received: datetime) -> InboundMail:
-        bounce = mime.is_bounce(msg)
-        refs = mime.ids(f"{msg.get('In-Reply-To', '')} {msg.get('References', '')}")
-        html_part, text_part = msg.get_body(("html",)), msg.get_body(("plain",))
-        html = mime.text_of(html_part) if html_part is not None else ""
-        text = mime.text_of(text_part) if text_part is not None else ""
-        if text_part is None and html:
-            text = html2text.HTML2Text(bodywidth=0).handle(html)  # lines as written: no wrapping at 78
-        if bounce:
-            refs = list(dict.fromkeys([*mime.bounced_ids(msg, text), *refs]))
+        """The message translated into the common view, then classified (m3mail.classify)."""
+        if not mime.readable(msg):
+            return InboundMail(id=key, message_id="", sender="", subject="", text="", html="", received_at=received,
+                               kind=MailKind.UNREADABLE, reason="not a message: no header field m3mail can read")
+        view = mime.view_of(msg)
+        verdict = classify(view, received)
         return InboundMail(
-            id=key, message_id=mime.message_id(msg), sender=parseaddr(str(msg.get("From", "")))[1].lower(),
-            subject=str(msg.get("Subject", "")), text=text, html=html, received_at=received,
-            in_reply_to=tuple(refs), bounce=bounce, auto=not bounce and mime.is_automatic(msg),
+            id=key, message_id=mime.message_id(msg), sender=view.sender, subject=view.subject, text=view.text,
+            html=mime.body_text(msg)[1], received_at=received, in_reply_to=verdict.refs, kind=verdict.kind,
+            recipients=verdict.recipients, own_text=verdict.own_text, back_on=verdict.back_on, reason=verdict.reason,
         )  # fmt: skip
 
 

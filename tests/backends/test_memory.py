@@ -8,7 +8,7 @@ import pytest
 
 from m3mail.backends.memory import MemoryBackend
 from m3mail.errors import BackendError
-from m3mail.models import InboundMail, SentMail
+from m3mail.models import InboundMail, MailKind, SentMail
 from tests.backends.contract import ADVISER, CLIENT, FILING, BackendContract, at, call, mail
 
 
@@ -39,7 +39,7 @@ class TestMemory(BackendContract):
     def bounce(self, backend: MemoryBackend, adviser: str, sent: SentMail, when: datetime) -> None:
         report = InboundMail(f"bounce-{when:%H%M}", "<b1@mx.example.com>", "mailer-daemon@mx.example.com",
                              "Undelivered Mail Returned to Sender", "User unknown", "", when,
-                             in_reply_to=(sent.message_id,), bounce=True)  # fmt: skip
+                             in_reply_to=(sent.message_id,), kind=MailKind.BOUNCE)  # fmt: skip
         backend.deliver(adviser, report)
 
     def category_names(self, backend: MemoryBackend, adviser: str) -> list[str]:

@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from m3mail.classify import classify
 from m3mail.followup import NOTES_MARKER, Rules, close_window, notes_of, read_call, read_mail, says_stop
-from m3mail.models import CalendarEvent, Client, FollowUp, InboundMail, Outcome, State
+from m3mail.models import CalendarEvent, Client, FollowUp, InboundMail, MailKind, MailView, Outcome, State
 
 PARIS = ZoneInfo("Europe/Paris")
 CALL = datetime(2026, 11, 25, 10, 0, tzinfo=PARIS)  # a Wednesday
@@ -93,9 +94,12 @@ def test_a_closed_window_misses_what_was_not_done(state, today, expected) -> Non
     assert (change.follow_up.state if change else None) == expected
 
 
-def mail(text: str, *, bounce: bool = False, auto: bool = False, mid: str = "<r1@client.example>") -> InboundMail:
+def mail(text: str, *, kind: MailKind | None = None, mid: str = "<r1@client.example>") -> InboundMail:
+    """A message about the email; a person's, classified from its text, unless ``kind`` says otherwise."""
+    if kind is None:
+        kind = classify(MailView(headers=(), sender="c1@example.com", subject="RE: votre contrat", text=text)).kind
     return InboundMail(mid, mid, "c1@example.com", "RE: votre contrat", text, "", NOW, in_reply_to=("<sent@m3>",),
-                       bounce=bounce, auto=auto)  # fmt: skip
+                       kind=kind)  # fmt: skip
 
 
 EMAILED = booked(state=State.EMAILED, emailed_at=NOW - timedelta(days=1), email_message_id="<sent@m3>")
@@ -107,8 +111,10 @@ EMAILED = booked(state=State.EMAILED, emailed_at=NOW - timedelta(days=1), email_
         (mail("Merci, tout va bien."), State.DONE, 1),
         (mail("STOP"), State.OPTED_OUT, 1),
         (mail("stop merci\n\nLe 24/11/2026, Claire Martin a écrit :\n> Bonjour"), State.OPTED_OUT, 1),
-        (mail("Je suis absent jusqu'au 3 décembre.", auto=True), None, 0),  # an out-of-office answer
-        (mail("Undelivered", bounce=True), State.UNREACHED, 0),  # the letter comes next
+        (mail("Je suis absent jusqu'au 3 décembre.", kind=MailKind.AUTO), None, 0),  # an out-of-office answer
+        (mail("Undelivered", kind=MailKind.BOUNCE), State.UNREACHED, 0),  # the letter comes next
+        (mail("Delayed", kind=MailKind.DELAY), None, 0),  # not a failure, not an answer
+        (mail("Abuse report", kind=MailKind.FEEDBACK), State.OPTED_OUT, 0),  # a spam complaint
     ],
 )
 def test_what_comes_back_from_the_email(message, state, replies) -> None:

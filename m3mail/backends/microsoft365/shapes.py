@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 from datetime import time as clock_time
+from email.message import Message
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,8 @@ import html2text
 
 from m3mail.backends import mime
 from m3mail.backends.microsoft365.zones import UnknownZone, zone
-from m3mail.models import Availability, CalendarEvent, InboundMail, MailSpec, SentMail
+from m3mail.classify import classify, may_be_report
+from m3mail.models import Availability, CalendarEvent, InboundMail, MailKind, MailPart, MailSpec, MailView, SentMail
 
 # The follow-up key on m3mail's events and messages: a single-value extended property, so that an item is found
 # again by its key wherever the adviser moved it (shared/graph README: "extended prop id", "query").
@@ -153,25 +155,70 @@ def message(mail: MailSpec, *, flags: int | None) -> dict[str, Any]:
     return message
 
 
-_BOUNCE_SENDERS = ("microsoftexchange", "mailer-daemon", "postmaster")
-_BOUNCE_SUBJECTS = ("undeliverable:", "non remis", "delivery status notification", "mail delivery failed")
-_AUTO_SUBJECTS = ("automatic reply:", "réponse automatique", "absence du bureau", "out of office")
+def view_of(item: dict[str, Any], attachments: list[dict[str, Any]] | None = None) -> MailView:
+    """A Graph message as the classifier reads it (m3mail.classify, shared with the local backend): its
+    internetMessageHeaders (the fields as received), its sender ("" for the empty one), its subject on one line,
+    its media type and report-type from its Content-Type field, its body as text, and, where they were read,
+    its attachments as parts (a file attachment's type and text, an attached message as message/rfc822)."""
+    headers = tuple((str(h.get("name", "")), mime.decoded(str(h.get("value", ""))))
+                    for h in item.get("internetMessageHeaders") or [] if isinstance(h, dict))  # fmt: skip
+    sender = str(((item.get("from") or {}).get("emailAddress") or {}).get("address") or "").strip().lower()
+    content = Message()
+    content["Content-Type"] = next((v for k, v in headers if k.lower() == "content-type"), "text/plain")
+    try:
+        report_type = str(content.get_param("report-type", "") or "").lower()
+        kind = content.get_content_type()
+    except (ValueError, TypeError):
+        report_type, kind = "", "text/plain"
+    return MailView(
+        headers=headers, sender=sender if "@" in sender else "", subject=mime.one_line(str(item.get("subject") or "")),
+        content_type=kind, report_type=report_type, text=_text(item.get("body") or {}),
+        parts=tuple(_part(a) for a in attachments or () if isinstance(a, dict)),
+    )  # fmt: skip
 
 
-def inbound(item: dict[str, Any]) -> InboundMail:
-    _require(item, "a message", "id", "receivedDateTime")
-    headers = {h.get("name", "").lower(): h.get("value", "") for h in item.get("internetMessageHeaders") or []}
-    sender = ((item.get("from") or {}).get("emailAddress") or {}).get("address", "").lower()
-    subject = item.get("subject") or ""
-    bounce = sender.startswith(_BOUNCE_SENDERS) or subject.lower().startswith(_BOUNCE_SUBJECTS)
-    auto = headers.get("auto-submitted", "no").lower() != "no" or subject.lower().startswith(_AUTO_SUBJECTS)
-    refs = mime.ids(f"{headers.get('in-reply-to', '')} {headers.get('references', '')}")
+def _part(attachment: dict[str, Any]) -> MailPart:
+    """An attachment as a part: an attached message (itemAttachment) as message/rfc822 with its header block
+    when Graph gave the item, a file attachment with its text when it is text or a report's fields."""
+    if "itemattachment" in str(attachment.get("@odata.type", "")).lower():
+        item = attachment.get("item") or {}
+        fields = [f"{h.get('name')}: {h.get('value')}" for h in item.get("internetMessageHeaders") or []]
+        if item.get("internetMessageId") and not any(f.lower().startswith("message-id:") for f in fields):
+            fields.append(f"Message-ID: {item['internetMessageId']}")
+        return MailPart("message/rfc822", "\n".join(fields))
+    kind = str(attachment.get("contentType") or "application/octet-stream").split(";")[0].strip().lower()
+    text = ""
+    if kind.startswith(("text/", "message/")) and attachment.get("contentBytes"):
+        try:
+            data = base64.b64decode(str(attachment["contentBytes"]))
+        except ValueError:
+            data = b""
+        text = data.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    return MailPart(kind, text)
+
+
+def inbound(item: dict[str, Any], attachments: list[dict[str, Any]] | None = None) -> InboundMail:
+    """A Graph message, read and classified; one without an id or a received time is UNREADABLE."""
+    if not isinstance(item, dict) or not item.get("id") or not item.get("receivedDateTime"):
+        ident = str(item.get("id") or "?") if isinstance(item, dict) else "?"
+        return InboundMail(id=ident, message_id="", sender="", subject="", text="", html="", received_at=_EPOCH,
+                           kind=MailKind.UNREADABLE, reason="Graph answered a message without its id or time")
+    view = view_of(item, attachments)
+    received = datetime.fromisoformat(str(item["receivedDateTime"]).replace("Z", "+00:00"))
+    verdict = classify(view, received)
     body = item.get("body") or {}
-    text = str(body.get("content", ""))
     is_html = str(body.get("contentType", "text")).lower() == "html"
     return InboundMail(
-        id=item["id"], message_id=item.get("internetMessageId", ""), sender=sender, subject=subject,
-        text=_text(body), html=text if is_html else "",
-        received_at=datetime.fromisoformat(item["receivedDateTime"].replace("Z", "+00:00")),
-        in_reply_to=tuple(refs), conversation=item.get("conversationId", ""), bounce=bounce, auto=auto and not bounce,
+        id=item["id"], message_id=str(item.get("internetMessageId") or ""), sender=view.sender, subject=view.subject,
+        text=view.text, html=str(body.get("content", "")) if is_html else "", received_at=received,
+        in_reply_to=verdict.refs, conversation=str(item.get("conversationId") or ""), kind=verdict.kind,
+        recipients=verdict.recipients, own_text=verdict.own_text, back_on=verdict.back_on, reason=verdict.reason,
     )  # fmt: skip
+
+
+def may_need_parts(item: dict[str, Any]) -> bool:
+    """Whether the classifier would read this message's attachments: a report (its fields are a part)."""
+    return bool(item.get("hasAttachments")) and may_be_report(view_of(item))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
