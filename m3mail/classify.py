@@ -34,12 +34,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import idna
-
+from m3mail.addresses import normalised
 from m3mail.models import MailKind, MailView
 
 __all__ = ["Verdict", "classify", "ids", "may_be_report", "normalised_address", "own_words", "return_date", "says_stop"]
@@ -98,15 +96,8 @@ def _refs(view: MailView) -> tuple[str, ...]:
 
 
 def normalised_address(address: str) -> str:
-    """An address as reports and m3mail compare them: trimmed, lower case, its domain in IDNA (xn--) form."""
-    local, at, domain = address.strip().strip("<>").rpartition("@")
-    if not at:
-        return address.strip().lower()
-    # IDNA 2008 with UTS 46 mapping, as mail systems write domains (RFC 5890, RFC 6531); a domain IDNA cannot
-    # write is compared as it is
-    with suppress(idna.IDNAError, UnicodeError):
-        domain = idna.encode(domain, uts46=True).decode("ascii")
-    return f"{local.lower()}@{domain.lower()}"
+    """An address as reports and m3mail compare them (m3mail.addresses.normalised)."""
+    return normalised(address)
 
 
 def _typed_addresses(values: list[str]) -> tuple[str, ...]:

@@ -25,7 +25,7 @@ from m3mail.actions import Action, BookCall, EnsureCategories, FileMail, Notify,
 from m3mail.backends.base import CATEGORY_COLOURS, Backend
 from m3mail.errors import BackendError, M3MailError
 from m3mail.executor import Executor, Tally
-from m3mail.models import PENDING_CATEGORY, Availability, CallSpec, FollowUp, InboundMail, MailSpec, State
+from m3mail.models import PENDING_CATEGORY, Availability, CallSpec, FollowUp, InboundMail, MailKind, MailSpec, State
 from m3mail.planning import (
     AdviserRules,
     CallRequest,
@@ -102,6 +102,7 @@ def adviser_pass(ctx: Context, adviser: AdviserSettings, follow_ups: Sequence[Fo
     run = ctx.executor.execute
     run([EnsureCategories(f"categories:{adviser.email}", adviser.email, colours=CATEGORY_COLOURS)])
     changes, replies = _observe(ctx, adviser, list(current.values()))
+    _report_unreadable(ctx, adviser, replies, report)
     report.outcomes = sum(1 for a in changes if a.event in ("outcome", "unanswered", "unreached"))
     current |= run(changes)
     current |= run(_bookings(ctx, adviser, [f for f in current.values() if f.state is State.PLANNED], report))
@@ -139,6 +140,22 @@ def _observe(
             actions.append(Update(f"{f.id}#update", adviser.email, f, change.event, new=change.follow_up,
                                   detail=change.detail))  # fmt: skip
     return actions, inbox
+
+
+def _report_unreadable(ctx: Context, adviser: AdviserSettings, inbox: list[InboundMail], report: AdviserReport) -> None:
+    """A message in the Inbox that cannot be read as mail stays where it is, and is reported once (its id or
+    file name, never its content): the follow-ups go on."""
+    for m in inbox:
+        if m.kind is not MailKind.UNREADABLE:
+            continue
+        mark = f"unreadable:{adviser.email}:{m.id}"
+        if ctx.store.get(mark):
+            continue
+        problem = f"a message in the Inbox cannot be read as mail, left where it is: {m.id}"
+        report.errors.append(problem)
+        log.error("%s: %s", adviser.email, problem)
+        if not ctx.executor.dry_run:
+            ctx.store.put(mark, ctx.now.isoformat(timespec="seconds"))
 
 
 def _unfiled_replies(f: FollowUp) -> bool:

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Component, Event, Timezone, vText
 
+from m3mail.addresses import wire
 from m3mail.backends import mime
 from m3mail.backends.base import Backend, Progress
 from m3mail.classify import classify
@@ -413,11 +414,14 @@ class LocalBackend(Backend):
         return stored
 
     def _build(self, mail: MailSpec, when: datetime) -> EmailMessage:
-        msg = EmailMessage(policy=_POLICY)
+        # addresses as servers take them: IDNA domains; a non-ASCII local part in UTF-8 (SMTPUTF8), never an
+        # encoded word, which the email package would write with the default policy (m3mail.addresses)
+        to = [wire(a) for a in mail.to]
+        msg = EmailMessage(policy=_POLICY.clone(utf8=True) if any(utf8 for _a, utf8 in to) else _POLICY)
         msg["Date"] = format_datetime(when)
-        msg["From"] = Address(display_name=mail.sender_name, addr_spec=mail.sender)
-        msg["To"] = ", ".join(mail.to)
-        msg["Subject"] = mail.subject
+        msg["From"] = Address(display_name=mail.sender_name, addr_spec=wire(mail.sender)[0])
+        msg["To"] = ", ".join(a for a, _utf8 in to)
+        msg["Subject"] = mime.one_line(mail.subject)  # a reply's subject may have hidden CR/LF in encoded words
         msg["Message-ID"] = message_id(mail.key)
         if mail.in_reply_to:
             parent = mail.in_reply_to if mail.in_reply_to.startswith("<") else f"<{mail.in_reply_to}>"
@@ -439,8 +443,9 @@ class LocalBackend(Backend):
                                kind=MailKind.UNREADABLE, reason="not a message: no header field m3mail can read")
         view = mime.view_of(msg)
         verdict = classify(view, received)
-        return InboundMail(
-            id=key, message_id=mime.message_id(msg), sender=view.sender, subject=view.subject, text=view.text,
+        return InboundMail(  # a message without a Message-ID is known by its file: "<key@maildir>"
+            id=key, message_id=mime.message_id(msg) or f"<{key}@maildir>", sender=view.sender, subject=view.subject,
+            text=view.text,
             html=mime.body_text(msg)[1], received_at=received, in_reply_to=verdict.refs, kind=verdict.kind,
             recipients=verdict.recipients, own_text=verdict.own_text, back_on=verdict.back_on, reason=verdict.reason,
         )  # fmt: skip

@@ -35,7 +35,10 @@ def one_line(value: str) -> str:
 
 
 def decoded(raw: str) -> str:
-    """A header value as people read it (RFC 2047 encoded words decoded), whatever its charset claims."""
+    """A header value as people read it (RFC 2047 encoded words decoded), whatever its charset claims; raw
+    UTF-8 (RFC 6532, which the parser keeps as surrogate escapes) read as UTF-8."""
+    if any("\udc80" <= c <= "\udcff" for c in raw):
+        raw = raw.encode("ascii", "surrogateescape").decode("utf-8", "replace")
     try:
         return one_line(str(make_header(decode_header(raw))))
     except (LookupError, UnicodeError, ValueError, TypeError):  # an unknown or lying charset

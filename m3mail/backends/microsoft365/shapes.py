@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import html2text
 
+from m3mail.addresses import wire
 from m3mail.backends import mime
 from m3mail.backends.microsoft365.zones import UnknownZone, zone
 from m3mail.classify import classify, may_be_report
@@ -141,7 +142,7 @@ def message(mail: MailSpec, *, flags: int | None) -> dict[str, Any]:
         properties.append({"id": "Integer 0x0E07", "value": str(flags)})
     message: dict[str, Any] = {
         "subject": mail.subject, "body": {"contentType": "html", "content": mail.html or mail.text},
-        "toRecipients": [{"emailAddress": {"address": a}} for a in mail.to],
+        "toRecipients": [{"emailAddress": {"address": wire(a)[0]}} for a in mail.to],  # IDNA domains
         "singleValueExtendedProperties": properties,
     }  # fmt: skip
     if flags is not None:  # a copy or a note: say who wrote it
