@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tests.graph.emulator_mailbox import Mailbox, MailboxStore, _settle
+from tests.graph.emulator_mime import graph_message
 from tests.graph.emulator_odata import _message_matches
 from tests.graph.emulator_protocol import GraphError, Reply
 from tests.graph.emulator_values import _now
@@ -167,6 +168,32 @@ class MailOperations(MailboxStore):
             reply["subject"] = subject
         box.messages[reply["id"]] = reply
         return reply
+
+    def deliver_mime(self, user: str, raw: bytes, *, when: datetime | None = None) -> dict[str, Any]:
+        """A message from the internet reaches the user's Inbox, stored as Exchange stores it (emulator_mime)."""
+        box = self.mailbox(user)
+        message = graph_message(box, raw, when or datetime.now(UTC), self._new_id("AAMkMs"))
+        message["_folder"] = box.folder("inbox")["id"]
+        box.messages[message["id"]] = message
+        return message
+
+    def attachments(self, user: str, message_id: str, query: dict[str, str], path: str) -> Reply:
+        """A message's attachments (message-list-attachments.md); an attached message without its item."""
+        message = self._message(self.mailbox(user), message_id)
+        listed = [{k: v for k, v in a.items() if not k.startswith("_")} for a in message.get("_attachments", [])]
+        return self._page(listed, query, path)
+
+    def attachment(self, user: str, message_id: str, attachment_id: str, query: dict[str, str]) -> Reply:
+        """One attachment; an attached message's ``item`` with ``$expand=microsoft.graph.itemattachment/item``
+        (attachment-get.md)."""
+        message = self._message(self.mailbox(user), message_id)
+        for found in message.get("_attachments", []):
+            if found["id"] == attachment_id:
+                shown = {k: v for k, v in found.items() if not k.startswith("_")}
+                if "itemattachment/item" in query.get("$expand", "").lower() and "_item" in found:
+                    shown["item"] = found["_item"]
+                return Reply(200, shown)
+        raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
 
     def bounce(self, user: str, message_id: str, *, when: datetime | None = None) -> dict[str, Any]:
         """Exchange's non-delivery report: in the Inbox, threaded into the original's conversation (it has no

@@ -272,8 +272,16 @@ class Microsoft365Backend(Backend):
         return [inbound(item, found.get(str(item.get("id")))) for item in received]
 
     def _attachments(self, mailbox: str, message_id: str) -> Step[list[dict[str, Any]]]:
+        """A report's attachments (message-list-attachments.md: file attachments with their contentBytes); an
+        attached message (the one returned) read with its item, whose Message-ID says which email it was
+        (attachment-get.md: ``$expand=microsoft.graph.itemattachment/item``)."""
         url = self.url(mailbox, f"/messages/{message_id}/attachments")
-        return (yield from self._pages("read attachments", url, {}))
+        found = yield from self._pages("read attachments", url, {})
+        for n, attachment in enumerate(found):
+            if "itemattachment" in str(attachment.get("@odata.type", "")).lower() and attachment.get("id"):
+                params = {"$expand": "microsoft.graph.itemattachment/item"}
+                found[n] = yield Request("read attachment", "get", f"{url}/{attachment['id']}", params)
+        return found
 
     def file(self, mailbox: str, folder: Folder, mail: MailSpec, *, resume: bool = False) -> str:
         return self.graph.run(mailbox, self._file(mailbox, folder, mail, resume))
