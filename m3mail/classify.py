@@ -36,6 +36,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
+from email.utils import parseaddr
 
 from m3mail.addresses import normalised
 from m3mail.models import MailKind, MailView
@@ -64,6 +65,8 @@ def classify(view: MailView, received: datetime | None = None) -> Verdict:
     if (report := _plain_report(view)) is not None:
         kind, reason = report
         return Verdict(kind, refs, _failed_recipients(view), reason=reason)
+    if view.header("X-Apple-Unsubscribe").strip().lower() == "true":  # Apple Mail's own unsubscribe message
+        return Verdict(MailKind.FEEDBACK, refs, reason="an unsubscribe request sent by the client's mail app")
     if (automatic := _automatic(view)) is not None:
         return Verdict(MailKind.AUTO, refs, back_on=return_date(view.text, received), reason=automatic)
     own = own_words(view.text)
@@ -143,17 +146,26 @@ def _fields(text: str) -> list[dict[str, str]]:
     return groups
 
 
+_JMRP = re.compile(r"^\s*complaint about message from\b", re.IGNORECASE)
+_JMRP_RECIPIENT = re.compile(r"^X-HmXmrOriginalRecipient:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
+
+
 def _feedback(view: MailView) -> tuple[str, ...] | None:
+    """A complaint: an RFC 5965 report, or Microsoft's JMRP one (Outlook.com's "complaint about message from …",
+    the original attached, its recipient named by X-HmXmrOriginalRecipient)."""
     parts = [p for p in view.parts if p.content_type == "message/feedback-report"]
-    if view.report_type != "feedback-report" and not parts:
+    jmrp = [m.group(1) for p in view.parts for m in _JMRP_RECIPIENT.finditer(p.text)]
+    if view.report_type != "feedback-report" and not parts and not jmrp and not _JMRP.match(view.subject):
         return None
     fields = [g for p in parts for g in _fields(p.text)]
-    return _typed_addresses([g[k] for g in fields for k in ("original-rcpt-to", "removal-recipient") if k in g])
+    named = [g[k] for g in fields for k in ("original-rcpt-to", "removal-recipient") if k in g]
+    return _typed_addresses(named + jmrp)
 
 
 def _delivery_status(view: MailView) -> tuple[MailKind, tuple[str, ...], str] | None:
     parts = [p for p in view.parts if p.content_type in ("message/delivery-status", "message/global-delivery-status")]
-    if not parts and view.report_type != "delivery-status":
+    bare_report = view.content_type == "multipart/report" and not view.report_type  # RFC 6522 wants one: some omit it
+    if not parts and view.report_type != "delivery-status" and not (bare_report and _reporter(view)):
         return None
     groups = [g for p in parts for g in _fields(p.text)]
     recipients = [g for g in groups if "final-recipient" in g or "original-recipient" in g or "action" in g]
@@ -170,8 +182,15 @@ def _delivery_status(view: MailView) -> tuple[MailKind, tuple[str, ...], str] | 
     return kind, _failed_recipients(view), "RFC 3464 report without recipient fields"
 
 
+_FAILED_ACTIONS = ("failed", "failure", "expired", "bounced", "undeliverable", "error", "rejected")
+
+
 def _action(group: dict[str, str]) -> str:
-    return group.get("action", "").split()[0].lower() if group.get("action", "").split() else ""
+    """The Action of a recipient's fields; the non-standard words some systems write for a failure (SendGrid's
+    "expired", others' "bounced") read as "failed"."""
+    words = group.get("action", "").split()
+    action = words[0].lower().strip(";,") if words else ""
+    return "failed" if action in _FAILED_ACTIONS else action
 
 
 def _status(group: dict[str, str]) -> str:
@@ -183,14 +202,21 @@ def _addresses_of(groups: list[dict[str, str]]) -> tuple[str, ...]:
     return _typed_addresses([g[k] for g in groups for k in ("final-recipient", "original-recipient") if k in g])
 
 
-_DAEMONS = ("mailer-daemon", "postmaster", "mail-daemon", "maildaemon", "mailerdaemon", "mdaemon", "postoffice")
+_DAEMONS = ("mailer-daemon", "mailer_daemon", "postmaster", "post_master", "post-master", "mail-daemon", "maildaemon",
+            "mailerdaemon", "mdaemon", "mail.delivery.system", "mail-delivery-system", "maildeliverysystem",
+            "mail.delivery.subsystem", "mail-delivery-subsystem")  # fmt: skip
+_DAEMON_NAMES = re.compile(r"^\W*(mailer[- _]?daemon|mail delivery (system|subsystem|service)|delivery status "
+                           r"notification|postmaster|syst[eè]me de (distribution|remise) du courrier)\W*$",
+                           re.IGNORECASE)  # fmt: skip
+_NO_REPLY = re.compile(r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|ne[-_.]?pas[-_.]?repondre)", re.IGNORECASE)
 _REPORT_WORDS = re.compile(
     r"undeliver|undelivered|non remis|non délivr|non distribu|échec de (la )?(remise|distribution)|delivery "
     r"(status notification|failure|has failed|failed|problem|notification)|mail delivery (failed|failure|system|"
     r"subsystem)|failure notice|returned mail|returned to sender|could ?n[o']t be delivered|was not delivered|"
     r"wasn't able to deliver|unable to deliver|permanent error|n'a pas (pu être|été) (remis|distribu|délivr)|"
     r"impossible de (remettre|distribuer|délivrer)|remise (différée|retardée)|delivery delayed|delayed mail|"
-    r"warning: (message|could not)|message (non|pas) (remis|distribué)|erreur de distribution|rejected",
+    r"warning: (message|could not)|message (non|pas) (remis|distribué)|erreur de distribution|rejected|"
+    r"\bbounced?\b|notificationtype\W+bounce|エラー|不達|配信できません",
     re.IGNORECASE,
 )  # fmt: skip
 _DELAY_WORDS = re.compile(
@@ -221,6 +247,13 @@ def _reporter(view: MailView) -> str:
         return f"sent by {local.split('+')[0]}"
     if local.startswith("microsoftexchange") and len(local) > len("microsoftexchange") + 8:
         return "sent by Exchange (MicrosoftExchange…)"
+    name = parseaddr(view.header("From"))[0]
+    if name and _DAEMON_NAMES.match(name):
+        return f"sent by {name}"
+    if view.header("Return-Path").strip() in ("<>", "< >"):
+        return "sent from the empty return path"
+    if _NO_REPLY.match(local):
+        return "sent from a no-reply address"
     return ""
 
 
@@ -230,12 +263,19 @@ def may_be_report(view: MailView) -> bool:
     return view.content_type == "multipart/report" or bool(view.report_type) or bool(_reporter(view))
 
 
+_FORWARD = re.compile(r"^\s*((fwd?|tr|wg|fw)\s*:\s*)+", re.IGNORECASE)
+
+
 def _plain_report(view: MailView) -> tuple[MailKind, str] | None:
     who = _reporter(view)
+    forwarded = _FORWARD.match(view.subject)
+    if not who and forwarded and _REPORT_WORDS.search(view.subject[forwarded.end() :]):
+        who = "a failure report forwarded"
     if not who:
         return None
-    if who == "sent from the empty address" and not _REPORT_WORDS.search(f"{view.subject}\n{view.text[:2000]}"):
-        return None  # the empty return address also sends automatic replies (RFC 3834 §3.3): rule 4 decides
+    weak = who in ("sent from the empty address", "sent from the empty return path", "sent from a no-reply address")
+    if weak and not _REPORT_WORDS.search(f"{view.subject}\n{view.text[:3000]}"):
+        return None  # automatic replies come from these too (RFC 3834 §3.3): rule 4 decides
     if _says_delay(view):
         return MailKind.DELAY, f"{who}: a delay notice"
     return MailKind.BOUNCE, f"{who}: a failure report"
@@ -251,7 +291,8 @@ _AUTO_SUBJECT = re.compile(
     re.IGNORECASE,
 )  # fmt: skip
 _AUTO_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Auto-Response-Suppress",
-                 "X-MS-Exchange-Generated-Message-Source", "X-Apple-Action", "X-Vacation")  # fmt: skip
+                 "X-MS-Exchange-Generated-Message-Source", "X-Apple-Action", "X-Vacation",
+                 "X-MLServer", "Mailing-List", "List-Id")  # fmt: skip  # the last three: a mailing list's
 
 
 def _automatic(view: MailView) -> str | None:
@@ -273,6 +314,8 @@ def _automatic(view: MailView) -> str | None:
         return "an automatic reply's subject"
     if view.header("Return-Path").strip() in ("<>", "< >"):
         return "sent from the empty return path (RFC 3834 §3.3)"
+    if _NO_REPLY.match(view.sender.partition("@")[0]):
+        return "sent from a no-reply address: not a person"
     return None
 
 
