@@ -146,6 +146,13 @@ def read_mail(
     if f.emailed_at is not None and now - f.emailed_at >= rules.reply_wait:
         wait = f"no reply in {rules.reply_wait.days} days"
         return Change(replace(f, state=State.DONE, ended_at=now), "no reply", wait), []
+    autos = [m for m in related if m.kind is MailKind.AUTO and m.message_id not in f.auto_ids]
+    if autos:  # noted for the adviser's digest; the sequence goes on
+        back = max((m.back_on for m in autos if m.back_on), default=f.client_back_on)
+        seen = replace(f, auto_ids=f.auto_ids + tuple(m.message_id for m in autos), client_back_on=back,
+                       auto_seen_at=now)  # fmt: skip
+        detail = f"an automatic reply, back on {back.isoformat()}" if back else "an automatic reply"
+        return Change(seen, "automatic reply", detail), []
     return None, []
 
 

@@ -386,6 +386,9 @@ class FollowUp:
     replied_at: datetime | None = None
     reply_ids: tuple[str, ...] = ()  # Message-IDs of the client's replies, filed
     bounced_at: datetime | None = None
+    auto_ids: tuple[str, ...] = ()  # Message-IDs of the automatic replies seen (out of office): not answers
+    client_back_on: date | None = None  # the day the client's automatic reply says they are back
+    auto_seen_at: datetime | None = None  # when the latest automatic reply was seen (the digest lists it once)
     complaint_ack_due: date | None = None
     complaint_answer_due: date | None = None
     complaint_acknowledged: date | None = None

@@ -386,8 +386,9 @@ def _digest(
         complaints=tuple(f for f in follow_ups if fu.complaint_pending(f)),
         bounces=tuple(f for f in follow_ups if f.bounced_at and f.bounced_at >= since),
         capacity=tuple(sorted((date.fromisoformat(d), n) for d, n in report.missing_slots.items())),
+        away=tuple(f for f in follow_ups if f.state is State.EMAILED and f.auto_seen_at and f.auto_seen_at >= since),
     )
-    if not any((items.overdue, items.letters, items.complaints, items.bounces, items.capacity)):
+    if not items:
         return []
     digest = ctx.renderer.digest(adviser, ctx.today, items)
     mail = MailSpec(key=key, sender=adviser.email, sender_name="m3mail", to=(adviser.email,), subject=digest.subject,

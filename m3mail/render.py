@@ -213,9 +213,10 @@ class DigestItems:
     complaints: tuple[FollowUp, ...] = ()  # open complaints, with their due dates
     bounces: tuple[FollowUp, ...] = ()  # emails that could not be delivered
     capacity: tuple[tuple[date, int], ...] = ()  # (day, calls that found no free slot)
+    away: tuple[FollowUp, ...] = ()  # clients emailed whose automatic reply says they are away
 
     def __bool__(self) -> bool:
-        return any((self.overdue, self.letters, self.complaints, self.bounces, self.capacity))
+        return any((self.overdue, self.letters, self.complaints, self.bounces, self.capacity, self.away))
 
 
 # --- The renderer ----------------------------------------------------------------------------------------

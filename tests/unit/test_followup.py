@@ -111,7 +111,7 @@ EMAILED = booked(state=State.EMAILED, emailed_at=NOW - timedelta(days=1), email_
         (mail("Merci, tout va bien."), State.DONE, 1),
         (mail("STOP"), State.OPTED_OUT, 1),
         (mail("stop merci\n\nLe 24/11/2026, Claire Martin a écrit :\n> Bonjour"), State.OPTED_OUT, 1),
-        (mail("Je suis absent jusqu'au 3 décembre.", kind=MailKind.AUTO), None, 0),  # an out-of-office answer
+        (mail("Je suis absent jusqu'au 3 décembre.", kind=MailKind.AUTO), State.EMAILED, 0),  # noted, goes on
         (mail("Undelivered", kind=MailKind.BOUNCE), State.UNREACHED, 0),  # the letter comes next
         (mail("Delayed", kind=MailKind.DELAY), None, 0),  # not a failure, not an answer
         (mail("Abuse report", kind=MailKind.FEEDBACK), State.OPTED_OUT, 0),  # a spam complaint
@@ -143,3 +143,13 @@ def test_an_email_left_unanswered_ends_the_follow_up_after_the_wait() -> None:
 )
 def test_a_stop_is_a_line_of_the_clients_own_text_starting_with_stop(text: str, stop: bool) -> None:
     assert says_stop(text) is stop
+
+
+def test_an_automatic_reply_is_noted_for_the_digest_once_and_never_taken_for_the_answer() -> None:
+    away = replace(mail("Absente, de retour le 14 décembre 2026.", kind=MailKind.AUTO), back_on=date(2026, 12, 14))
+    change, to_file = read_mail(EMAILED, [away], NOW, RULES)
+    assert change is not None and change.event == "automatic reply" and to_file == []
+    noted = change.follow_up
+    assert (noted.state, noted.reply_ids, noted.client_back_on, noted.auto_seen_at) == (
+        State.EMAILED, (), date(2026, 12, 14), NOW)  # fmt: skip
+    assert read_mail(noted, [away], NOW, RULES)[0] is None  # the same reply again: nothing new

@@ -379,6 +379,14 @@ def test_digest_lists_each_section_with_its_items(renderer):
     assert HEALTH_CLAIM not in digest.html
 
 
+def test_digest_lists_the_clients_away_with_their_return_date(renderer):
+    items = DigestItems(away=(followup(AUTO, client_back_on=date(2026, 12, 14)), followup(AUTO)))
+    text = renderer.digest(ADVISER, date(2026, 12, 7), items).text
+    assert "Réponses automatiques de clients (2)" in text
+    assert "Mme Marie DUPONT (C12345) : absent, de retour le 14 décembre 2026" in text
+    assert "sans date de retour" in text and items
+
+
 def test_digest_leaves_out_empty_sections(renderer):
     text = renderer.digest(ADVISER, date(2026, 11, 25), DigestItems(capacity=((date(2026, 12, 1), 1),))).text
     assert "1 appel M+3 sans créneau libre" in text
