@@ -60,7 +60,9 @@ def make_backend(settings: Settings, clock: Clock, *, read_only: bool = False) -
     from m3mail.backends.local import LocalBackend
 
     mailboxes = [a.email for a in settings.advisers] + ([settings.filing.mailbox] if settings.filing.mailbox else [])
-    return LocalBackend(settings.local.root, mailboxes, settings.timezone, clock=clock, create=not read_only)
+    zones = {a.email: a.timezone for a in settings.advisers}  # each calendar in its adviser's zone
+    return LocalBackend(settings.local.root, mailboxes, settings.timezone, zones=zones, clock=clock,
+                        create=not read_only)  # fmt: skip
 
 
 def run_once(settings: Settings, now: datetime, *, backend: Backend | None = None, dry_run: bool = False,

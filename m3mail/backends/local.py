@@ -33,11 +33,13 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
-from icalendar import Alarm, Calendar, Component, Event, Timezone, vText
+from icalendar import Alarm, Calendar, Component, Event, vText
+from icalendar.timezone import tzp
 
 from m3mail.addresses import wire
 from m3mail.backends import mime
 from m3mail.backends.base import Backend, Progress
+from m3mail.backends.vtimezone import is_stale, vtimezone
 from m3mail.classify import classify
 from m3mail.errors import BackendError, MailboxUnavailable
 from m3mail.files import write_atomic
@@ -112,15 +114,21 @@ class LocalBackend(Backend):
     ``advisers`` are the mailboxes to make if missing (the advisers', and the shared filing mailbox if any):
     their calendar (an empty VCALENDAR) and their Inbox and Sent folders. Any other mailbox exists if its
     folder does. Raises MailboxUnavailable when the root cannot be written or a calendar cannot be parsed.
+
+    Each calendar is kept in its adviser's zone (``zones``: mailbox -> IANA name; ``timezone``, the agency's,
+    for the others): calls are written ``DTSTART;TZID=<zone>`` and the file holds that zone's VTIMEZONE as
+    rules (m3mail.backends.vtimezone), which CalDAV servers such as Radicale keep right.
     """
 
     name = "local"
 
     def __init__(self, root: Path, advisers: Collection[str], timezone: str = "Europe/Paris",
-                 *, clock: Callable[[], datetime] | None = None, create: bool = True):  # fmt: skip
+                 *, zones: Mapping[str, str] | None = None, clock: Callable[[], datetime] | None = None,
+                 create: bool = True):  # fmt: skip
         """With ``create=False`` (a dry run) nothing is written: a missing calendar or folder reads as empty."""
         self.root = Path(root)
         self.tz = ZoneInfo(timezone)
+        self._zones = {mailbox_name.lower(): ZoneInfo(zone) for mailbox_name, zone in (zones or {}).items()}
         self.create = create
         self._clock = clock or (lambda: datetime.now(UTC))
         self._index: dict[Path, dict[str, _Stored]] = {}  # folder -> {key: message}: one scan per folder
@@ -137,7 +145,7 @@ class LocalBackend(Backend):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             if not path.exists():
-                write_atomic(path, self._new_calendar().to_ical())
+                write_atomic(path, self._new_calendar(self.zone(adviser)).to_ical())
             self.folder_path(adviser, ()).mkdir(parents=True, exist_ok=True)
             for folder in (INBOX, SENT):
                 self._maildir(adviser, (folder,), create=True)
@@ -155,15 +163,19 @@ class LocalBackend(Backend):
 
     # --- calendars -----------------------------------------------------------------------------------------
 
+    def zone(self, adviser: str) -> ZoneInfo:
+        """The zone of the adviser's calendar: their own, else the agency's."""
+        return self._zones.get(adviser.lower(), self.tz)
+
     @_translated("read calendar")
     def events(self, adviser: str, start: datetime, end: datetime) -> list[CalendarEvent]:
-        cal = self._load(adviser)
+        cal, zone = self._load(adviser), self.zone(adviser)
         recurring = {str(c.get("UID")) for c in cal.walk("VEVENT") if {"RRULE", "RDATE", "RECURRENCE-ID"} & set(c)}
         found = []
         import recurring_ical_events  # only booking needs it: an idle run does not pay for its import
 
         for occurrence in recurring_ical_events.of(cal).between(start, end):
-            event = self._event_value(occurrence)
+            event = self._event_value(occurrence, zone)
             if event.start >= end or event.end <= start:
                 continue
             if event.id in recurring:  # every occurrence needs an id of its own
@@ -174,36 +186,39 @@ class LocalBackend(Backend):
     @_translated("read calls")
     def calls(self, adviser: str, keys: Collection[str],
               ids: Mapping[str, str] | None = None) -> dict[str, CalendarEvent]:  # fmt: skip
-        wanted = set(keys)
+        wanted, zone = set(keys), self.zone(adviser)
         found = {}
         for component in self._load(adviser).walk("VEVENT"):
             key = _key_of(component)
             if key in wanted and "DTSTART" in component and (key not in found or "RECURRENCE-ID" not in component):
-                found[key] = self._event_value(component)
+                found[key] = self._event_value(component, zone)
         return found
 
     @_translated("create call")
     def create_call(self, adviser: str, call: CallSpec, *, resume: bool = False) -> CalendarEvent:
-        raw = self._read(adviser)
-        if (made := _find_call(self._parse(adviser, raw), call.key)) is not None:
-            return self._event_value(made)
-        event = self._call_event(call)
+        raw, zone = self._read(adviser), self.zone(adviser)
+        cal = self._parse(adviser, raw)
+        if (made := _find_call(cal, call.key)) is not None:
+            return self._event_value(made, zone)
+        event = self._call_event(call, zone)
         end = raw.rstrip().rfind(b"END:VCALENDAR")
-        if end < 0 or f"TZID:{self.tz.key}".encode() not in raw:  # an unusual file: rewrite it whole
+        # An unusual file, one without the adviser's zone, or one holding a zone as an older m3mail wrote it
+        # (RDATE lists, which Radicale misreads): rewrite it whole, with the zones as rules (_write_zones).
+        if end < 0 or not _zones_ready(cal, zone.key):
 
             def add(cal: Calendar) -> bool:
                 cal.add_component(event)
                 return True
 
             self._edit(adviser, add)
-            return self._event_value(event)
+            return self._event_value(event, zone)
         # Append the event: the adviser's own lines stay byte for byte (line ends included), and a large
         # calendar costs no rewrite.
         lines = event.to_ical() + b"END:VCALENDAR\r\n"
         if b"\r\n" not in raw:
             lines = lines.replace(b"\r\n", b"\n")
         self._append(adviser, raw, raw[:end] + lines, event)
-        return self._event_value(event)
+        return self._event_value(event, zone)
 
     @_translated("create categories")
     def ensure_categories(self, adviser: str, colours: Mapping[str, str]) -> None:
@@ -216,24 +231,24 @@ class LocalBackend(Backend):
 
         self._edit(adviser, add)
 
-    def _new_calendar(self) -> Calendar:
+    def _new_calendar(self, zone: ZoneInfo) -> Calendar:
         cal = Calendar()
         cal.add("prodid", PRODID)
         cal.add("version", "2.0")
         cal.add("calscale", "GREGORIAN")
         # RFC 5545 wants one component at least; the zone also tells apps how to read the events' times.
-        cal.add_component(Timezone.from_tzid(self.tz.key))
+        cal.add_component(vtimezone(zone, self._clock().date()))
         return cal
 
-    def _call_event(self, call: CallSpec) -> Event:
+    def _call_event(self, call: CallSpec, zone: ZoneInfo) -> Event:
         event = Event()
         event.add("uid", f"{call.key}@m3mail")
         event.add("dtstamp", self._clock().astimezone(UTC))
         event.add("summary", call.subject)
         # The plain-text brief only: an HTML copy (X-ALT-DESC) would triple the file that every run parses.
         event.add("description", call.body_text)
-        event.add("dtstart", call.start.astimezone(self.tz))
-        event.add("dtend", call.end.astimezone(self.tz))
+        event.add("dtstart", call.start.astimezone(zone))  # DTSTART;TZID=<zone>: the VTIMEZONE tells the offset
+        event.add("dtend", call.end.astimezone(zone))
         if call.categories:
             event.add("categories", list(call.categories))
         event.add("transp", "OPAQUE")
@@ -245,10 +260,10 @@ class LocalBackend(Backend):
         event.add_component(alarm)
         return event
 
-    def _event_value(self, component: Component) -> CalendarEvent:
-        start = self._aware(component.get("DTSTART").dt)
+    def _event_value(self, component: Component, zone: ZoneInfo) -> CalendarEvent:
+        start = _aware(component.get("DTSTART").dt, zone)
         if "DTEND" in component:
-            end = self._aware(component.get("DTEND").dt)
+            end = _aware(component.get("DTEND").dt, zone)
         elif "DURATION" in component:
             end = start + component.get("DURATION").dt
         else:  # RFC 5545 3.6.1: a day for a date, no time at all for a date-time
@@ -261,12 +276,6 @@ class LocalBackend(Backend):
             notes=str(component.get("DESCRIPTION", "")), free=free or cancelled,
         )  # fmt: skip
 
-    def _aware(self, value: date | datetime) -> datetime:
-        """Floating times and all-day dates are the adviser's wall clock, in the backend's zone."""
-        if not isinstance(value, datetime):
-            return datetime.combine(value, time(), self.tz)
-        return value if value.tzinfo is not None else value.replace(tzinfo=self.tz)
-
     def _load(self, adviser: str) -> Calendar:
         return self._parse(adviser, self._read(adviser))
 
@@ -276,7 +285,7 @@ class LocalBackend(Backend):
             return path.read_bytes()
         except FileNotFoundError as e:
             if not self.create:
-                return self._new_calendar().to_ical()
+                return self._new_calendar(self.zone(adviser)).to_ical()
             raise MailboxUnavailable(adviser, "open calendar", f"no calendar at {path}") from e
 
     def _parse(self, adviser: str, raw: bytes) -> Calendar:
@@ -309,13 +318,30 @@ class LocalBackend(Backend):
             cal = self._parse_fresh(adviser, raw)
             if not change(cal):
                 return cal
-            cal.add_missing_timezones()
+            self._write_zones(cal)
             data = cal.to_ical()
             if self._read(adviser) == raw:
                 self._calendars.pop(path, None)
                 write_atomic(path, data)
                 return cal
         raise BackendError(adviser, "write calendar", f"{path} keeps changing under us", retryable=True)
+
+    def _write_zones(self, cal: Calendar) -> None:
+        """Give ``cal`` a VTIMEZONE for every TZID its events use, as rules: the missing ones added (in place of
+        icalendar's ``add_missing_timezones``, whose ``from_tzid`` writes the RDATE lists that Radicale
+        misreads), and those lists, where an older m3mail wrote them, replaced. TZIDs that name no zoneinfo
+        zone are left as they are (icalendar skips them too)."""
+        today = self._clock().date()
+        for i, component in enumerate(cal.subcomponents):
+            if component.name == "VTIMEZONE" and is_stale(component):
+                tzid = str(component.get("TZID", ""))
+                if (zone := _zoneinfo(tzid)) is not None:
+                    cal.subcomponents[i] = vtimezone(zone, today, tzid)
+        at = len(_timezones(cal))  # after the zones already there, before the events (as icalendar inserts them)
+        for tzid in sorted(cal.get_missing_tzids()):
+            if (zone := _zoneinfo(tzid)) is not None:
+                cal.subcomponents.insert(at, vtimezone(zone, today, tzid))
+                at += 1
 
     def _append(self, adviser: str, raw: bytes, data: bytes, event: Event) -> None:
         """Write ``data`` (``raw`` plus ``event``), unless the adviser's app changed the file meanwhile."""
@@ -475,6 +501,32 @@ def _categories(component: Component) -> tuple[str, ...]:
     for prop in _values(component.get("CATEGORIES")):
         names.extend(str(c) for c in getattr(prop, "cats", [prop]))
     return tuple(dict.fromkeys(n.strip() for n in names if n.strip()))
+
+
+def _aware(value: date | datetime, zone: ZoneInfo) -> datetime:
+    """Floating times and all-day dates are the adviser's wall clock, in the zone of their calendar."""
+    if not isinstance(value, datetime):
+        return datetime.combine(value, time(), zone)
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+
+
+def _timezones(cal: Calendar) -> list[Component]:
+    """The calendar's VTIMEZONEs: top level only, walking every event of a large calendar costs."""
+    return [c for c in cal.subcomponents if c.name == "VTIMEZONE"]
+
+
+def _zoneinfo(tzid: str) -> ZoneInfo | None:
+    """The zoneinfo zone a TZID names, as icalendar resolves it (IANA names, Windows names...), or None."""
+    zone = tzp.timezone(tzid) if tzid else None
+    return zone if isinstance(zone, ZoneInfo) else None
+
+
+def _zones_ready(cal: Calendar, tzid: str) -> bool:
+    """Whether an event in ``tzid`` can be appended as it is: the calendar has that VTIMEZONE, and none of its
+    zones is one an older m3mail wrote as RDATE lists (the rewrite replaces them)."""
+    zones = _timezones(cal)
+    has = any(str(z.get("TZID", "")) == tzid for z in zones)
+    return has and not any(is_stale(z) and _zoneinfo(str(z.get("TZID", ""))) is not None for z in zones)
 
 
 def _key_of(component: Component) -> str | None:
