@@ -132,8 +132,10 @@ class SendEmail(Action):
 
     def after(self, result: object, now: datetime) -> FollowUp | None:
         assert self.follow_up is not None and isinstance(result, SentMail)
+        subject = self.mail.subject if self.mail is not None else ""
         return replace(self.follow_up, state=State.EMAILED, emailed_at=result.sent_at or now,
-                       email_message_id=result.message_id, email_conversation=result.conversation)  # fmt: skip
+                       email_message_id=result.message_id, email_conversation=result.conversation,
+                       email_subject=subject)  # fmt: skip
 
 
 @dataclass(frozen=True)

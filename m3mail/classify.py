@@ -17,8 +17,9 @@ write (tests/data/mail/ holds a message modelled on each):
    ("Delivery Status Notification (Delay)", "Delayed Mail (still being retried)", "Warning: message … delayed",
    "could not send message for past", "Remise différée"), else a failure.
 4. Automatic reply (RFC 3834 ``Auto-Submitted`` other than ``no``; ``Precedence: auto_reply``, bulk, junk, list;
-   ``X-Autoreply``, ``X-Autorespond``; Microsoft's ``X-Auto-Response-Suppress``,
-   ``X-MS-Exchange-Generated-Message-Source``; Apple's ``X-Apple-Action: VACATION``, which iCloud writes without
+   ``X-Autoreply``, ``X-Autorespond``; Microsoft's ``X-MS-Exchange-Generated-Message-Source`` and
+   ``X-MS-Exchange-Inbox-Rules-Loop`` (not ``X-Auto-Response-Suppress``, which people's mail carries too: see
+   ``_AUTO_HEADERS``); Apple's ``X-Apple-Action: VACATION``, which iCloud writes without
    Auto-Submitted; subject prefixes in French and English: Réponse automatique, Absence du bureau, Automatic
    reply, Auto reply, Out of Office, AUTO: …), a read receipt (RFC 8098 disposition-notification), or a message
    from the empty return path (RFC 3834 §3.3: automatic responses are sent from it; people's mail never is).
@@ -290,9 +291,13 @@ _AUTO_SUBJECT = re.compile(
     r"autorépondeur|répondeur automatique|vacation|en congés?\b|congés?\s*:)",
     re.IGNORECASE,
 )  # fmt: skip
-_AUTO_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Auto-Response-Suppress",
-                 "X-MS-Exchange-Generated-Message-Source", "X-Apple-Action", "X-Vacation",
-                 "X-MLServer", "Mailing-List", "List-Id")  # fmt: skip  # the last three: a mailing list's
+# Not X-Auto-Response-Suppress: it asks others not to answer automatically ([MS-OXCMAIL] 2.2.3.2.14), and
+# Exchange and Outlook put it on people's mail too (discourse/discourse#21367, sisimai/p5-sisimai#491,
+# glpi-project/glpi#2170). X-MS-Exchange-Inbox-Rules-Loop: Exchange's mark on what an inbox rule sends (its
+# out-of-office replies among them). The last three: a mailing list's message.
+_AUTO_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-MS-Exchange-Generated-Message-Source",
+                 "X-MS-Exchange-Inbox-Rules-Loop", "X-Apple-Action", "X-Vacation", "X-MLServer", "Mailing-List",
+                 "List-Id")  # fmt: skip
 
 
 def _automatic(view: MailView) -> str | None:
@@ -401,7 +406,7 @@ _BACK = re.compile(
     r"(de retour|retour (prevu )?(le|au)|je reviens|je serai (de retour|present|presente|disponible)|absente? "
     r"jusqu'(au|a)|jusqu'au|back (on|in the office on)|return(ing)? (on|to the office on)|until|returning)\s+"
     r"(?:le |on |the )?(?:(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|monday|tuesday|wednesday|thursday|"
-    r"friday|saturday|sunday),?\s+)?(?P<rest>[^\n]{0,40})",
+    r"friday|saturday|sunday),?\s+)?(?=(?P<rest>[^\n]{0,40}))",  # a look-ahead: the next phrase is searched too
 )  # fmt: skip
 _DAY_MONTH = re.compile(r"^(?P<d>\d{1,2})(?:er|st|nd|rd|th)?\s+(?P<m>[a-z]+)\.?(?:\s+(?P<y>\d{4}))?")
 _MONTH_DAY = re.compile(r"^(?P<m>[a-z]+)\.?\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?(?:\s+(?P<y>\d{4}))?")
@@ -412,7 +417,10 @@ def return_date(text: str, received: datetime | None = None) -> date | None:
     """The day an out-of-office reply says its writer is back ("de retour le lundi 14 décembre 2026",
     "absente jusqu'au 11/12", "back on 14 December"); a date without its year is the next one after
     ``received``. "Jusqu'au"/"until" a day: back the day after is not assumed, the day is given as written."""
-    for match in _BACK.finditer(_plain(text)):
+    plain = _plain(text)
+    # "de retour le 14" wins over "absent jusqu'au 11" in the same text: the return is what the adviser needs
+    matches = sorted(_BACK.finditer(plain), key=lambda m: bool(re.match(r"(absente? )?jusqu|until", m.group(1))))
+    for match in matches:
         rest = match.group("rest").strip()
         for pattern in (_DAY_MONTH, _MONTH_DAY, _NUMERIC):
             if not (found := pattern.match(rest)):

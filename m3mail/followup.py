@@ -15,6 +15,7 @@ None when nothing changed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -108,16 +109,30 @@ def close_window(f: FollowUp, now: datetime, today: date) -> Change | None:
 
 def is_about(f: FollowUp, m: InboundMail) -> bool:
     """Whether an Inbox message is about the follow-up's email: it names the email's Message-ID, it is in the
-    email's thread (the backend's conversation), or it is a report (failure, delay, complaint) naming the address
-    emailed, received after the email."""
+    email's thread (the backend's conversation), it is a report (failure, delay, complaint) naming the address
+    emailed, or it comes from that address after the email: an automatic reply (out-of-office responders answer
+    every message), or a reply with the email's subject that lost its thread headers (some webmails), as
+    Exchange threads a conversation by its topic."""
     if f.email_message_id and f.email_message_id in m.in_reply_to:
         return True
     if f.email_conversation and m.conversation == f.email_conversation:
         return True
-    if m.kind not in (MailKind.BOUNCE, MailKind.DELAY, MailKind.FEEDBACK) or not f.client.email:
+    if not f.client.email or (f.emailed_at is not None and m.received_at < f.emailed_at):
         return False
-    after = f.emailed_at is None or m.received_at >= f.emailed_at
-    return after and normalised_address(f.client.email) in m.recipients
+    client = normalised_address(f.client.email)
+    if m.kind in (MailKind.BOUNCE, MailKind.DELAY, MailKind.FEEDBACK):
+        return client in m.recipients
+    if normalised_address(m.sender) != client:
+        return False
+    return m.kind is MailKind.AUTO or bool(f.email_subject and topic(m.subject) == topic(f.email_subject))
+
+
+_PREFIXES = re.compile(r"^\s*((re|tr|fw|fwd|aw|wg|antw|r[ée]f|rép|rep)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+
+
+def topic(subject: str) -> str:
+    """A subject without its reply and forward prefixes (Re:, RE :, TR:, Fwd:, AW:...), folded: a thread's topic."""
+    return " ".join(_PREFIXES.sub("", subject).casefold().split())
 
 
 def read_mail(

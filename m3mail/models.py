@@ -382,6 +382,7 @@ class FollowUp:
     emailed_at: datetime | None = None
     email_message_id: str = ""
     email_conversation: str = ""  # the backend's thread of the email, where it has one
+    email_subject: str = ""  # the email's subject: a reply that lost its thread headers is known by it
     letter_at: datetime | None = None
     replied_at: datetime | None = None
     reply_ids: tuple[str, ...] = ()  # Message-IDs of the client's replies, filed
