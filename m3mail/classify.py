@@ -62,10 +62,10 @@ def classify(view: MailView, received: datetime | None = None) -> Verdict:
         return Verdict(MailKind.FEEDBACK, refs, feedback, reason="RFC 5965 feedback report")
     if (dsn := _delivery_status(view)) is not None:
         kind, recipients, reason = dsn
-        return Verdict(kind, refs, recipients, reason=reason)
+        return Verdict(kind, refs, recipients or _named_in_text(view), reason=reason)
     if (report := _plain_report(view)) is not None:
         kind, reason = report
-        return Verdict(kind, refs, _failed_recipients(view), reason=reason)
+        return Verdict(kind, refs, _failed_recipients(view) or _named_in_text(view), reason=reason)
     if view.header("X-Apple-Unsubscribe").strip().lower() == "true":  # Apple Mail's own unsubscribe message
         return Verdict(MailKind.FEEDBACK, refs, reason="an unsubscribe request sent by the client's mail app")
     if (automatic := _automatic(view)) is not None:
@@ -113,6 +113,16 @@ def _typed_addresses(values: list[str]) -> tuple[str, ...]:
         if "@" in address:
             found.append(normalised_address(address))
     return tuple(dict.fromkeys(found))
+
+
+_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+
+
+def _named_in_text(view: MailView) -> tuple[str, ...]:
+    """The addresses a report without recipient fields names in its words ("Your message to … couldn't be
+    delivered", qmail's "<…>:" lines): a failed recipient is among them (the domain keeps the one emailed)."""
+    texts = [view.text, *(p.text for p in view.parts if p.content_type == "text/plain")]
+    return _typed_addresses([a for text in texts for a in _ADDRESS.findall(text[:5000])])
 
 
 def _failed_recipients(view: MailView) -> tuple[str, ...]:
