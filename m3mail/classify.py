@@ -5,7 +5,9 @@ goes in, a ``Verdict`` comes out. The rules, strongest first, each from a standa
 write (tests/data/mail/ holds a message modelled on each):
 
 1. Feedback report (RFC 5965): ``multipart/report; report-type=feedback-report``, or a message/feedback-report
-   part: a spam complaint about m3mail's email. Never a reply; the domain records an opt-out.
+   part, or Microsoft's JMRP report ("complaint about message from …", ``X-HmXmrOriginalRecipient``): a spam
+   complaint about m3mail's email. Never a reply; the domain records an opt-out. So does Apple Mail's own
+   unsubscribe message (``X-Apple-Unsubscribe: true``).
 2. Delivery status notification (RFC 3464): ``report-type=delivery-status`` in any case, or a
    message/(global-)delivery-status part even where report-type is missing (RFC 6533 for the global one). Per
    recipient, ``Action: failed`` or a ``Status: 5.x.x`` is a failure; ``Action: delayed`` or 4.x.x a delay
@@ -59,7 +61,7 @@ def classify(view: MailView, received: datetime | None = None) -> Verdict:
     """What the message is. ``received`` (when it arrived) places a return date given without its year."""
     refs = _refs(view)
     if (feedback := _feedback(view)) is not None:
-        return Verdict(MailKind.FEEDBACK, refs, feedback, reason="RFC 5965 feedback report")
+        return Verdict(MailKind.FEEDBACK, refs, feedback, reason="a complaint (a feedback report)")
     if (dsn := _delivery_status(view)) is not None:
         kind, recipients, reason = dsn
         return Verdict(kind, refs, recipients or _named_in_text(view), reason=reason)
