@@ -112,7 +112,9 @@ class Backend(ABC):
 
     @abstractmethod
     def inbox(self, adviser: str, since: datetime) -> list[InboundMail]:
-        """Messages received in the adviser's Inbox since ``since``, bounces (delivery reports) flagged."""
+        """Messages received in the adviser's Inbox since ``since``, each translated into a ``MailView`` and
+        classified by m3mail.classify (the same decision for every backend); one that cannot be read as mail is
+        returned as UNREADABLE, with its id, never raised."""
 
     @abstractmethod
     def file(self, mailbox: str, folder: tuple[str, ...], mail: MailSpec, *, resume: bool = False) -> str:
