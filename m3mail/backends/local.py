@@ -467,12 +467,13 @@ class LocalBackend(Backend):
         if not mime.readable(msg):
             return InboundMail(id=key, message_id="", sender="", subject="", text="", html="", received_at=received,
                                kind=MailKind.UNREADABLE, reason="not a message: no header field m3mail can read")
-        view = mime.view_of(msg)
+        text, html = mime.body_text(msg)
+        view = mime.view_of(msg, text)
         verdict = classify(view, received)
         return InboundMail(  # a message without a Message-ID is known by its file: "<key@maildir>"
             id=key, message_id=mime.message_id(msg) or f"<{key}@maildir>", sender=view.sender, subject=view.subject,
             text=view.text,
-            html=mime.body_text(msg)[1], received_at=received, in_reply_to=verdict.refs, kind=verdict.kind,
+            html=html, received_at=received, in_reply_to=verdict.refs, kind=verdict.kind,
             recipients=verdict.recipients, own_text=verdict.own_text, back_on=verdict.back_on, reason=verdict.reason,
         )  # fmt: skip
 

@@ -73,9 +73,9 @@ def readable(msg: Message) -> bool:
     return bool(names & {"from", "sender", "message-id", "date", "subject", "return-path", "received"})
 
 
-def view_of(msg: EmailMessage) -> MailView:
+def view_of(msg: EmailMessage, text: str | None = None) -> MailView:
     """The message as the classifier reads it: top-level fields decoded, sender, subject on one line, media
-    type and report-type, the readable text, every part."""
+    type and report-type, the readable text (``text``, when the caller has made it already), every part."""
     headers = tuple((name, decoded(str(raw))) for name, raw in msg.raw_items())
     sender = parseaddr(next((v for k, v in headers if k.lower() == "from"), ""))[1].strip().lower()
     try:
@@ -85,7 +85,7 @@ def view_of(msg: EmailMessage) -> MailView:
     return MailView(
         headers=headers, sender=sender if "@" in sender else "", subject=next((v for k, v in headers
         if k.lower() == "subject"), ""), content_type=msg.get_content_type(), report_type=report_type,
-        text=body_text(msg)[0], parts=tuple(_parts(msg)),
+        text=body_text(msg)[0] if text is None else text, parts=tuple(_parts(msg)),
     )  # fmt: skip
 
 

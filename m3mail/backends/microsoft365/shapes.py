@@ -7,6 +7,7 @@ Pure functions, no HTTP: what the backend sends (``message``, ``local``) and how
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from datetime import UTC, datetime
 from datetime import time as clock_time
 from email.message import Message
@@ -161,6 +162,12 @@ def view_of(item: dict[str, Any], attachments: list[dict[str, Any]] | None = Non
     internetMessageHeaders (the fields as received), its sender ("" for the empty one), its subject on one line,
     its media type and report-type from its Content-Type field, its body as text, and, where they were read,
     its attachments as parts (a file attachment's type and text, an attached message as message/rfc822)."""
+    parts = tuple(_part(a) for a in attachments or () if isinstance(a, dict))
+    return replace(_fields_view(item), text=_text(item.get("body") or {}), parts=parts)
+
+
+def _fields_view(item: dict[str, Any]) -> MailView:
+    """The view of a message's fields alone: what the body would cost to make text is not spent."""
     headers = tuple((str(h.get("name", "")), mime.decoded(str(h.get("value", ""))))
                     for h in item.get("internetMessageHeaders") or [] if isinstance(h, dict))  # fmt: skip
     sender = str(((item.get("from") or {}).get("emailAddress") or {}).get("address") or "").strip().lower()
@@ -171,11 +178,8 @@ def view_of(item: dict[str, Any], attachments: list[dict[str, Any]] | None = Non
         kind = content.get_content_type()
     except (ValueError, TypeError):
         report_type, kind = "", "text/plain"
-    return MailView(
-        headers=headers, sender=sender if "@" in sender else "", subject=mime.one_line(str(item.get("subject") or "")),
-        content_type=kind, report_type=report_type, text=_text(item.get("body") or {}),
-        parts=tuple(_part(a) for a in attachments or () if isinstance(a, dict)),
-    )  # fmt: skip
+    return MailView(headers=headers, sender=sender if "@" in sender else "", content_type=kind,
+                    subject=mime.one_line(str(item.get("subject") or "")), report_type=report_type)  # fmt: skip
 
 
 def _part(attachment: dict[str, Any]) -> MailPart:
@@ -219,7 +223,7 @@ def inbound(item: dict[str, Any], attachments: list[dict[str, Any]] | None = Non
 
 def may_need_parts(item: dict[str, Any]) -> bool:
     """Whether the classifier would read this message's attachments: a report (its fields are a part)."""
-    return bool(item.get("hasAttachments")) and may_be_report(view_of(item))
+    return bool(item.get("hasAttachments")) and may_be_report(_fields_view(item))
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
