@@ -44,7 +44,7 @@ from email.utils import parseaddr
 from m3mail.addresses import normalised
 from m3mail.models import MailKind, MailView
 
-__all__ = ["Verdict", "classify", "ids", "may_be_report", "normalised_address", "own_words", "return_date", "says_stop"]
+__all__ = ["Verdict", "classify", "ids", "may_be_report", "own_words", "return_date", "says_stop"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +101,6 @@ def _refs(view: MailView) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-def normalised_address(address: str) -> str:
-    """An address as reports and m3mail compare them (m3mail.addresses.normalised)."""
-    return normalised(address)
-
-
 def _typed_addresses(values: list[str]) -> tuple[str, ...]:
     """``rfc822;jean@example.fr`` (RFC 3464 §2.3.2, RFC 6533 utf-8;) as the address, once each."""
     found = []
@@ -113,7 +108,7 @@ def _typed_addresses(values: list[str]) -> tuple[str, ...]:
         address = value.partition(";")[2] if ";" in value else value
         address = re.sub(r"\(.*?\)", "", address).strip()
         if "@" in address:
-            found.append(normalised_address(address))
+            found.append(normalised(address))
     return tuple(dict.fromkeys(found))
 
 

@@ -20,8 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from m3mail.classify import normalised_address, own_words
-from m3mail.classify import says_stop as _says_stop
+from m3mail.addresses import normalised
 from m3mail.models import CalendarEvent, FollowUp, InboundMail, MailKind, Outcome, State
 from m3mail.planning import complaint_deadlines
 
@@ -119,10 +118,10 @@ def is_about(f: FollowUp, m: InboundMail) -> bool:
         return True
     if not f.client.email or (f.emailed_at is not None and m.received_at < f.emailed_at):
         return False
-    client = normalised_address(f.client.email)
+    client = normalised(f.client.email)
     if m.kind in (MailKind.BOUNCE, MailKind.DELAY, MailKind.FEEDBACK):
         return client in m.recipients
-    if normalised_address(m.sender) != client:
+    if normalised(m.sender) != client:
         return False
     return m.kind is MailKind.AUTO or bool(f.email_subject and topic(m.subject) == topic(f.email_subject))
 
@@ -169,12 +168,6 @@ def read_mail(
         detail = f"an automatic reply, back on {back.isoformat()}" if back else "an automatic reply"
         return Change(seen, "automatic reply", detail), []
     return None, []
-
-
-def says_stop(text: str) -> bool:
-    """A reply asking to hear no more, in the writer's own words (m3mail.classify decides; kept here for the
-    callers that read a reply's whole text)."""
-    return _says_stop(own_words(text))
 
 
 def overdue(f: FollowUp, now: datetime) -> bool:

@@ -100,6 +100,11 @@ def test_a_report_is_about_the_recipients_it_names_and_the_message_it_returns() 
         ("Je souhaite me désinscrire", True),
         ("Veuillez ne plus m'envoyer de messages", True),
         ("Désabonnez-moi", True),
+        ("Stop, merci de ne plus m'écrire", True),
+        ("   stop.", True),
+        ("Merci, je ne veux pas que ça s'arrête", False),
+        ("Je voudrais stopper le prélèvement", False),
+        ("Bonjour,\n\nLe 24/11/2026, Claire a écrit :\nSTOP", False),
         ("Je voulais savoir si je peux stopper l'option assistance", False),
         ("Le prélèvement ne s'est jamais arrêté", False),
         ("Tout va bien, merci.\n\nLe lun. 7 déc. 2026 à 10:12, Claire Martin <claire@x.fr> a écrit :\n> répondez "

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from m3mail.classify import classify
-from m3mail.followup import NOTES_MARKER, Rules, close_window, notes_of, read_call, read_mail, says_stop
+from m3mail.followup import NOTES_MARKER, Rules, close_window, notes_of, read_call, read_mail
 from m3mail.models import CalendarEvent, Client, FollowUp, InboundMail, MailKind, MailView, Outcome, State
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -127,22 +127,6 @@ def test_an_email_left_unanswered_ends_the_follow_up_after_the_wait() -> None:
     assert read_mail(EMAILED, [], NOW + timedelta(days=12), RULES)[0] is None
     change, _ = read_mail(EMAILED, [], EMAILED.emailed_at + timedelta(days=14), RULES)
     assert change is not None and change.follow_up.state is State.DONE
-
-
-@pytest.mark.parametrize(
-    ("text", "stop"),
-    [
-        ("STOP", True),
-        ("Stop, merci de ne plus m'écrire", True),
-        ("   stop.", True),
-        ("Merci, je ne veux pas que ça s'arrête", False),
-        ("Tout va bien\n> STOP", False),  # only quoted
-        ("Bonjour,\n\nLe 24/11/2026, Claire a écrit :\nSTOP", False),
-        ("Je voudrais stopper le prélèvement", False),
-    ],
-)
-def test_a_stop_is_a_line_of_the_clients_own_text_starting_with_stop(text: str, stop: bool) -> None:
-    assert says_stop(text) is stop
 
 
 def test_an_automatic_reply_is_noted_for_the_digest_once_and_never_taken_for_the_answer() -> None:

@@ -101,14 +101,6 @@ def availability_of(settings: dict[str, Any]) -> Availability:
     return Availability(away=away, working_days=days, working_hours=span, timezone=where, problem=problem)
 
 
-def zone_name(name: str) -> str | None:
-    """An IANA name for Graph's zone name (IANA or Windows), None when no table maps it."""
-    try:
-        return zone(name, default=None).key
-    except UnknownZone:
-        return None
-
-
 def utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
