@@ -19,7 +19,7 @@ import os
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -30,43 +30,11 @@ sys.path.insert(0, str(ROOT))
 from m3mail.runner import run_once  # noqa: E402
 from m3mail.settings import load_settings  # noqa: E402
 from tests.graph.emulator import GraphEmulator  # noqa: E402
+from tests.perf.bench_graph_run import TODAY, adviser, write_folder  # noqa: E402
 
-TODAY = date(2026, 11, 25)  # a Wednesday
 PARIS = ZoneInfo("Europe/Paris")
 KEY_PROPERTY = "String {5c9b6a38-3f0e-4d8b-9d43-0f7c2c8e5a11} Name m3mailKey"  # the backend's, as Graph stores it
 GRAPH_PAGE = 100  # what Graph gives for $top=100
-
-
-def adviser(i: int) -> str:
-    return f"conseiller{i:03d}@cabinet-exemple.fr"
-
-
-def write_folder(folder: Path, advisers: int, per_adviser: int, graph: GraphEmulator) -> Path:
-    """Settings for the advisers on the emulator, and an export of ``per_adviser`` clients each, due today."""
-    shipped = (ROOT / "settings" / "m3mail.toml").read_text(encoding="utf-8")
-    text = shipped[: shipped.index("\n[[advisers]]")]
-    for old, new in (('backend = "local"', 'backend = "microsoft365"'),
-                     ('tenant_id = ""', f'tenant_id = "{graph.tenant}"'),
-                     ('client_id = ""', 'client_id = "m3mail-bench"'),
-                     ('graph_url = "https://graph.microsoft.com"', f'graph_url = "{graph.base_url}"'),
-                     ('authority_url = "https://login.microsoftonline.com"', f'authority_url = "{graph.base_url}"'),
-                     ('ca_bundle = ""', f'ca_bundle = "{graph.ca_file}"'),
-                     ('path = "portefeuille.csv"', 'path = "export.csv"')):  # fmt: skip
-        text = text.replace(old, new)
-    for i in range(advisers):
-        text += f'\n[[advisers]]\nemail = "{adviser(i)}"\nname = "Conseiller {i}"\n'
-    (folder / "m3mail.toml").write_text(text, encoding="utf-8")
-    effect = date(TODAY.year, TODAY.month - 3, TODAY.day)
-    lines = ["client_id;civilite;nom;prenom;email;telephone;adresse;code_postal;ville;conseiller;contrat;type;"
-             "produit;date_effet;statut;prime_annuelle;garanties;sinistres;questions;vip;opposition"]  # fmt: skip
-    for i in range(advisers):
-        for k in range(per_adviser):
-            n = i * per_adviser + k
-            lines.append(f"C{n:06d};Mme;NOM{n};Prénom;client{n}@example.org;06 12 34 {n % 100:02d} {k % 100:02d};"
-                         f"1 rue de la Paix;69001;Lyon;{adviser(i)};CT{n:07d};IARD;Auto;{effect:%d/%m/%Y};Actif;"
-                         "500,00;Tous risques;;;non;non")  # fmt: skip
-    (folder / "export.csv").write_text("\r\n".join(lines) + "\r\n", encoding="utf-8-sig")
-    return folder / "m3mail.toml"
 
 
 def add_history(graph: GraphEmulator, advisers: int, events: int) -> None:
@@ -91,7 +59,8 @@ def measure(advisers: int, history: int, open_calls: int) -> dict[str, float]:
         graph = GraphEmulator(mailboxes=tuple(adviser(i) for i in range(advisers)), page_size=GRAPH_PAGE)
         graph.start(folder=folder / "tls")
         try:
-            settings = load_settings(write_folder(folder, advisers, open_calls, graph))
+            path = write_folder(folder, advisers, 16, graph.base_url, str(graph.ca_file), open_calls)
+            settings = load_settings(path)
             morning = datetime.combine(TODAY, clock(8), PARIS)
             booked = run_once(settings, morning, echo=lambda _s: None)  # the day's calls, awaiting their outcome
             assert sum(r.booked for r in booked.advisers.values()) == advisers * open_calls, booked.advisers

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -51,11 +52,13 @@ def write_folder(folder: Path, advisers: int, concurrent: int, base: str, ca: st
                      ('graph_url = "https://graph.microsoft.com"', f'graph_url = "{base}"'),
                      ('authority_url = "https://login.microsoftonline.com"', f'authority_url = "{base}"'),
                      ('ca_bundle = ""', f'ca_bundle = "{ca}"'),
-                     ("concurrent_advisers = 8", f"concurrent_advisers = {concurrent}"),
                      ('path = "portefeuille.csv"', 'path = "export.csv"')):  # fmt: skip
+        assert old in text, old  # the shipped settings changed: the benchmark would measure something else
         text = text.replace(old, new)
+    text, n = re.subn(r"(?m)^concurrent_advisers = \d+$", f"concurrent_advisers = {concurrent}", text)
+    assert n == 1, "concurrent_advisers not found in the shipped settings"
     for i in range(advisers):
-        text += f'\n[[advisers]]\nemail = "{_adviser(i)}"\nname = "Conseiller {i}"\n'
+        text += f'\n[[advisers]]\nemail = "{adviser(i)}"\nname = "Conseiller {i}"\n'
     (folder / "m3mail.toml").write_text(text, encoding="utf-8")
     effect = date(TODAY.year, TODAY.month - 3, TODAY.day)  # due today
     lines = ["client_id;civilite;nom;prenom;email;telephone;adresse;code_postal;ville;conseiller;contrat;type;"
@@ -64,20 +67,20 @@ def write_folder(folder: Path, advisers: int, concurrent: int, base: str, ca: st
         for k in range(per_adviser):
             n = i * per_adviser + k
             lines.append(f"C{n:06d};Mme;NOM{n};Prénom;client{n}@example.org;06 12 34 {n % 100:02d} {k % 100:02d};"
-                         f"1 rue de la Paix;69001;Lyon;{_adviser(i)};CT{n:07d};IARD;Auto;{effect:%d/%m/%Y};Actif;"
+                         f"1 rue de la Paix;69001;Lyon;{adviser(i)};CT{n:07d};IARD;Auto;{effect:%d/%m/%Y};Actif;"
                          "500,00;Tous risques;;;non;non")  # fmt: skip
     (folder / "export.csv").write_text("\r\n".join(lines) + "\r\n", encoding="utf-8-sig")
     return folder / "m3mail.toml"
 
 
-def _adviser(i: int) -> str:
+def adviser(i: int) -> str:
     return f"conseiller{i:03d}@cabinet-exemple.fr"
 
 
 def emulator(advisers: int, latency: float, folder: Path) -> tuple[subprocess.Popen, str, str]:
     args = [sys.executable, str(ROOT / "tests" / "graph" / "emulator.py"), "--port", "0", "--latency", str(latency)]
     for i in range(advisers):
-        args += ["--mailbox", _adviser(i)]
+        args += ["--mailbox", adviser(i)]
     env = {k: v for k, v in os.environ.items() if k != "M3MAIL_EMULATOR_LOG"}
     process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     assert process.stdout is not None
