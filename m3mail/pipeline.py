@@ -151,7 +151,8 @@ def _report_unreadable(ctx: Context, adviser: AdviserSettings, inbox: list[Inbou
         mark = f"unreadable:{adviser.email}:{m.id}"
         if ctx.store.get(mark):
             continue
-        problem = f"a message in the Inbox cannot be read as mail, left where it is: {m.id}"
+        problem = (f"a message in the Inbox cannot be read as mail, left where it is: {m.id} (open it in the mail "
+                   "app; if it is not mail, delete it)")
         report.errors.append(problem)
         log.error("%s: %s", adviser.email, problem)
         if not ctx.executor.dry_run:
@@ -181,8 +182,10 @@ def _bookings(ctx: Context, adviser: AdviserSettings, planned: list[FollowUp], r
         log.error("%s: automatic replies and working hours unread: %s", adviser.email, e)
         mailbox = Availability()
     if mailbox.problem:  # booked by the settings' hours; reported, so that it gets fixed
-        report.errors.append(f"Outlook's working hours unread: {mailbox.problem}")
-        log.error("%s: Outlook's working hours unread: %s", adviser.email, mailbox.problem)
+        problem = (f"Outlook's working hours unread: {mailbox.problem}; the settings' hours apply (choose a listed "
+                   "time zone in Outlook, or set working_days and working_hours for this adviser)")
+        report.errors.append(problem)
+        log.error("%s: %s", adviser.email, problem)
     busy += [(start, end or horizon) for start, end in mailbox.away]  # automatic replies on: away
     rules = _outlook_hours(rules, adviser, mailbox, ctx.now)
     zone = ZoneInfo(adviser.timezone)
