@@ -12,7 +12,15 @@ from typing import Any
 import pytest
 
 from m3mail.backends.base import CATEGORY_COLOURS
-from m3mail.backends.microsoft365.shapes import KEY_PROPERTY, Unreadable, availability_of, event_of, inbound, key_of
+from m3mail.backends.microsoft365.shapes import (
+    KEY_PROPERTY,
+    Unreadable,
+    availability_of,
+    event_of,
+    handed_over,
+    inbound,
+    key_of,
+)
 from m3mail.backends.microsoft365.transport import GraphClient, Request, error_of
 from m3mail.errors import BackendError, MailboxUnavailable
 from m3mail.models import MailKind
@@ -99,11 +107,12 @@ def test_a_message_without_its_received_time_is_unreadable_not_a_key_error() -> 
     assert read.kind is MailKind.UNREADABLE and read.id == message["id"] and "without its id or time" in read.reason
 
 
-def test_a_draft_s_answer_carries_what_the_email_is_recorded_with() -> None:
-    """user-post-messages.md: the 201 draft has internetMessageId and conversationId (replies link by them)."""
-    draft = body("create_message")
-    assert draft["isDraft"] is True and draft["internetMessageId"].startswith("<")
-    assert draft["conversationId"] == "AAQkADNlNFdXGBnqtY="
+def test_a_draft_s_answer_gives_what_the_email_is_recorded_with() -> None:
+    """user-post-messages.md: the 201 draft has internetMessageId and conversationId (replies link by them);
+    sentDateTime is set on the draft too, and is not the time it was sent."""
+    sent = handed_over(body("create_message"))
+    assert (sent.id, sent.conversation, sent.sent_at) == ("AAMkADNlNYjSAAA=", "AAQkADNlNFdXGBnqtY=", None)
+    assert sent.message_id == "<MWHPR1301MB@MWHPR1301MB.namprd13.prod.outlook.com>"
 
 
 # --- mailboxSettings ----------------------------------------------------------------------------------------

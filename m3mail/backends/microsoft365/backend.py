@@ -28,6 +28,7 @@ from m3mail.backends.microsoft365.shapes import (
     Unreadable,
     availability_of,
     event_of,
+    handed_over,
     inbound,
     key_of,
     local,
@@ -223,7 +224,7 @@ class Microsoft365Backend(Backend):
             if not now.get("isDraft", True):
                 return sent_of(now)
             yield Request("send", "post", self.url(adviser, f"/messages/{draft['id']}/send"))  # still a draft
-        return SentMail(draft["id"], draft.get("internetMessageId", ""), None, draft.get("conversationId", ""))
+        return handed_over(draft)
 
     def _message(self, mailbox: str, message_id: str) -> Step[dict[str, Any] | None]:
         """A message by its (immutable) id, or None when Graph answers 404."""

@@ -63,6 +63,13 @@ def _text(body: dict[str, Any]) -> str:
 
 
 
+def handed_over(draft: dict[str, Any]) -> SentMail:
+    """A draft Exchange accepted to send (202): recorded with the draft's own Message-ID and conversation, which
+    its 201 answer carries (user-post-messages.md), and no sent time yet (the copy in Sent Items comes later)."""
+    _require(draft, "a draft", "id")
+    return SentMail(draft["id"], draft.get("internetMessageId", ""), None, draft.get("conversationId", ""))
+
+
 def sent_of(item: dict[str, Any]) -> SentMail:
     _require(item, "a sent message", "id")
     sent_at = datetime.fromisoformat(item["sentDateTime"].replace("Z", "+00:00")) if item.get("sentDateTime") else None
