@@ -6,7 +6,22 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+
+@contextlib.contextmanager
+def private_files() -> Iterator[None]:
+    """What is made inside is private to its owner (umask 077): folders 0700, files 0600, like the state.
+    Python's mailbox module makes a Maildir's own folders 0700 but writes messages with 0666 under the umask
+    (``_create_carefully``, CPython Lib/mailbox.py), and ``Path.mkdir(parents=True)`` makes parents with the
+    default mode whatever ``mode`` says (pathlib's documentation): only the umask covers both. The umask is the
+    process's; the local backend, which uses this, is served on one thread."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -55,8 +55,8 @@ def outcome_of(categories: Sequence[str]) -> Outcome | None:
 
 def notes_of(description: str) -> str:
     """What the adviser wrote under the notes marker of the brief (all of it if the marker was removed)."""
-    _, marker, after = description.partition(NOTES_MARKER)
-    return (after if marker else "").strip()
+    _, marker, after = description.rpartition(NOTES_MARKER)  # the last one: the brief's own is its last line,
+    return (after if marker else "").strip()  # so a marker the export slipped into a claim cannot forge notes
 
 
 def read_call(f: FollowUp, event: CalendarEvent | None, now: datetime, rules: Rules) -> Change | None:
@@ -129,6 +129,21 @@ def is_about(f: FollowUp, m: InboundMail) -> bool:
 _PREFIXES = re.compile(r"^\s*((re|tr|fw|fwd|aw|wg|antw|r[ée]f|rép|rep)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
+def from_client(f: FollowUp, m: InboundMail) -> bool:
+    """Whether a message comes from the address m3mail emailed. A Message-ID is no secret (it is in every copy
+    of the email, and derived from the follow-up's key): a reply in the thread from anyone else never acts for
+    the client, least of all a STOP."""
+    return bool(f.client.email) and normalised(m.sender) == normalised(f.client.email)
+
+
+def honour_opt_out(f: FollowUp, refused: bool, now: datetime) -> Change | None:
+    """A follow-up under way whose client opted out through m3mail before (the opt-out ledger knows them, the
+    state did not: a restored or new database) ends at once, nothing more sent."""
+    if not refused or f.state.ended:
+        return None
+    return Change(replace(f, state=State.OPTED_OUT, ended_at=now), "opted out", "an opt-out recorded earlier")
+
+
 def topic(subject: str) -> str:
     """A subject without its reply and forward prefixes (Re:, RE :, TR:, Fwd:, AW:...), folded: a thread's topic."""
     return " ".join(_PREFIXES.sub("", subject).casefold().split())
@@ -148,13 +163,20 @@ def read_mail(
     if any(m.kind is MailKind.FEEDBACK for m in related):
         ended = replace(f, state=State.OPTED_OUT, ended_at=now)
         return Change(ended, "opted out", "the client reported the email as spam (a feedback report)"), []
-    replies = [m for m in related if m.kind in (MailKind.REPLY, MailKind.STOP) and m.message_id not in f.reply_ids]
+    answers = [m for m in related if m.kind in (MailKind.REPLY, MailKind.STOP)]
+    others = [m for m in answers if not from_client(f, m) and m.message_id not in f.other_ids]
+    if others:  # filed for the adviser to judge and listed in the digest: never the client's answer
+        f = replace(f, other_ids=f.other_ids + tuple(m.message_id for m in others), other_seen_at=now)
+    replies = [m for m in answers if from_client(f, m) and m.message_id not in f.reply_ids]
     if replies:
         ids = f.reply_ids + tuple(m.message_id for m in replies)
         answered = replace(f, replied_at=min(m.received_at for m in replies), reply_ids=ids, ended_at=now)
         if any(m.kind is MailKind.STOP for m in replies):
             return Change(replace(answered, state=State.OPTED_OUT), "opted out", "the client replied STOP"), replies
         return Change(replace(answered, state=State.DONE), "replied", f"{len(replies)} reply(ies)"), replies
+    if others:
+        detail = f"{len(others)} message(s) from another address than the client's: filed for the adviser to judge"
+        return Change(f, "reply from another address", detail), others
     if any(m.kind is MailKind.BOUNCE for m in related) and f.bounced_at is None:
         return Change(replace(f, state=State.UNREACHED, bounced_at=now), "bounced", "the email bounced"), []
     if f.emailed_at is not None and now - f.emailed_at >= rules.reply_wait:

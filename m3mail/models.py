@@ -398,6 +398,8 @@ class FollowUp:
     ended_at: datetime | None = None
     email_filed: bool = False  # the email sent is in the client folder
     replies_filed: tuple[str, ...] = ()  # Message-IDs of the replies already in the client folder
+    other_ids: tuple[str, ...] = ()  # Message-IDs of replies in the thread from another address: for the adviser
+    other_seen_at: datetime | None = None  # when the latest of those was seen (the digest lists it once)
     record_filed: bool = False
 
     @property

@@ -12,6 +12,7 @@ filed record in one pass. Nothing here knows which backend it talks to.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import logging
 from collections import Counter
@@ -131,7 +132,9 @@ def _observe(
     )
     actions: list[Action] = []
     for f in follow_ups:
-        steps = [fu.read_call(f, calls.get(f.call_key), ctx.now, rules)]
+        steps = [fu.honour_opt_out(f, ctx.store.refuses(f.client), ctx.now)]
+        if steps[-1] is None:
+            steps.append(fu.read_call(f, calls.get(f.call_key), ctx.now, rules))
         latest = steps[-1].follow_up if steps[-1] else f
         steps.append(fu.read_mail(latest, inbox, ctx.now, rules)[0])
         latest = steps[-1].follow_up if steps[-1] else latest
@@ -160,7 +163,7 @@ def _report_unreadable(ctx: Context, adviser: AdviserSettings, inbox: list[Inbou
 
 
 def _unfiled_replies(f: FollowUp) -> bool:
-    return any(mid not in f.replies_filed for mid in f.reply_ids)
+    return any(mid not in f.replies_filed for mid in f.reply_ids + f.other_ids)
 
 
 # --- book ------------------------------------------------------------------------------------------------
@@ -295,7 +298,7 @@ def _letter(ctx: Context, adviser: AdviserSettings, f: FollowUp) -> FileMail:
     note = f"Courrier M+3 à imprimer et envoyer à {f.client.display_name} ({f.client.id})."
     mail = MailSpec(key=f"{f.id}#letter", sender=adviser.email, sender_name=adviser.name, to=(adviser.email,),
                     subject=f"Courrier M+3 à envoyer · {f.client.display_name} ({f.client.id})", text=note,
-                    html=f"<p>{note}</p>", when=ctx.now,
+                    html=f"<p>{html.escape(note)}</p>", when=ctx.now,
                     attachments=((f"courrier-M3-{_safe(f.client.id)}.html", "text/html",
                                   letter.html.encode()),))  # fmt: skip
     done = replace(f, state=State.DONE, letter_at=ctx.now, ended_at=ctx.now)
@@ -327,7 +330,7 @@ def _files_for(ctx: Context, adviser: AdviserSettings, f: FollowUp, inbox: dict[
                         subject=sent.subject, text=sent.text, html=sent.html, when=f.emailed_at)  # fmt: skip
         f = replace(f, email_filed=True)
         actions.append(FileMail(copy.key, mailbox, f, "email filed", folder=folder, mail=copy, new=f))
-    for mid in f.reply_ids:
+    for mid in f.reply_ids + f.other_ids:  # the client's replies, and the others in the thread for the adviser
         if mid in f.replies_filed or mid not in inbox:
             continue
         reply = inbox[mid]
@@ -353,11 +356,23 @@ def _mailbox(ctx: Context, adviser: AdviserSettings) -> str:
     return ctx.settings.filing.mailbox or adviser.email
 
 
+FOLDER_BYTES = 200  # a folder name's bound in UTF-8: under the 255 bytes a file name may hold (ext4, APFS, NTFS
+# count 255 units), with room for Maildir's leading dot and the ".tmp" of an atomic write
+
+
 def _folder(ctx: Context, f: FollowUp) -> tuple[str, str]:
+    """The client's folder: the settings' template, always ending with the client id (so that two clients never
+    share one, whatever their names), one line, within FOLDER_BYTES: a long name is cut, never the id."""
     filing = ctx.settings.filing
     name = filing.folder.format(nom=f.client.last_name.upper(), prenom=f.client.first_name, client_id=f.client.id,
                                 civilite=f.client.civility)  # fmt: skip
-    return filing.root, " ".join(name.split()) or f.client.id
+    name = " ".join("".join(c if c.isprintable() else " " for c in name).split())
+    suffix = f"({f.client.id})"
+    if name.endswith(suffix):
+        name = name[: -len(suffix)].rstrip()
+    room = FOLDER_BYTES - len(suffix.encode()) - 1
+    name = name.encode()[:room].decode(errors="ignore").rstrip(" .")
+    return filing.root, f"{name} {suffix}" if name else suffix
 
 
 def _safe(text: str) -> str:
@@ -390,6 +405,7 @@ def _digest(
         bounces=tuple(f for f in follow_ups if f.bounced_at and f.bounced_at >= since),
         capacity=tuple(sorted((date.fromisoformat(d), n) for d, n in report.missing_slots.items())),
         away=tuple(f for f in follow_ups if f.state is State.EMAILED and f.auto_seen_at and f.auto_seen_at >= since),
+        others=tuple(f for f in follow_ups if f.other_seen_at and f.other_seen_at >= since),
     )
     if not items:
         return []

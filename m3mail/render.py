@@ -214,9 +214,10 @@ class DigestItems:
     bounces: tuple[FollowUp, ...] = ()  # emails that could not be delivered
     capacity: tuple[tuple[date, int], ...] = ()  # (day, calls that found no free slot)
     away: tuple[FollowUp, ...] = ()  # clients emailed whose automatic reply says they are away
+    others: tuple[FollowUp, ...] = ()  # replies in the thread from another address than the client's: to judge
 
     def __bool__(self) -> bool:
-        return any((self.overdue, self.letters, self.complaints, self.bounces, self.capacity, self.away))
+        return any((self.overdue, self.letters, self.complaints, self.bounces, self.capacity, self.away, self.others))
 
 
 # --- The renderer ----------------------------------------------------------------------------------------
@@ -266,7 +267,7 @@ class Renderer:
 
     def digest(self, adviser: AdviserSettings, day: date, items: DigestItems) -> Rendered:
         safe = {name: tuple(minimised(f) for f in getattr(items, name))
-                for name in ("overdue", "letters", "complaints", "bounces")}  # fmt: skip
+                for name in ("overdue", "letters", "complaints", "bounces", "others")}  # fmt: skip
         context = {**self._common(adviser), "day": day, "items": replace(items, **safe)}
         return self._document("digest.html.j2", context)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,9 +27,10 @@ from m3mail.errors import BackendError, LockBusy, M3MailError, PortfolioError
 from m3mail.executor import Clock, Executor, SendingLimit
 from m3mail.pipeline import AdviserReport, Context, adviser_pass
 from m3mail.render import Renderer
-from m3mail.service import find_due
+from m3mail.service import find_due, open_state, state_copy
 from m3mail.settings import AdviserSettings, Settings
 from m3mail.state import StateStore, new_follow_up
+from m3mail.state.backups import take_daily
 
 log = logging.getLogger("m3mail")
 
@@ -70,7 +70,8 @@ def run_once(settings: Settings, now: datetime, *, backend: Backend | None = Non
              stop: threading.Event | None = None, echo: Callable[[str], None] = print,
              progress: Callable[[int, int, str], None] | None = None) -> RunSummary:  # fmt: skip
     """One pass of the whole job at ``now``, under the lock (a dry run only reads: it takes none)."""
-    with nullcontext() if dry_run else locked(settings), _open_state(settings, dry_run) as store:
+    today = now.astimezone(ZoneInfo(settings.timezone)).date()
+    with nullcontext() if dry_run else locked(settings), _open_state(settings, dry_run, today) as store:
         own_backend = backend is None
         clock = clock or (lambda: now)
         backend = backend or make_backend(settings, clock, read_only=dry_run)
@@ -102,22 +103,19 @@ def locked(settings: Settings) -> Iterator[None]:
         lock.release()
 
 
-class _open_state:  # noqa: N801 - used as a context manager, like open()
-    """The state store; for a dry run, an in-memory copy of it, so that nothing is written."""
-
-    def __init__(self, settings: Settings, dry_run: bool):
-        self.settings, self.dry_run = settings, dry_run
-
-    def __enter__(self) -> StateStore:
-        self.store = StateStore(Path(":memory:")) if self.dry_run else StateStore(self.settings.state)
-        if self.dry_run and self.settings.state.exists():
-            source = sqlite3.connect(f"file:{self.settings.state}?mode=ro", uri=True)
-            source.backup(self.store.db)
-            source.close()
-        return self.store
-
-    def __exit__(self, *exc: object) -> None:
-        self.store.close()
+@contextmanager
+def _open_state(settings: Settings, dry_run: bool, today: date) -> Iterator[StateStore]:
+    """The state, checked; a real run first takes the day's backup (when none was taken yet), before it acts.
+    A dry run works on an in-memory copy: nothing on disk changes."""
+    store = state_copy(settings) if dry_run else open_state(settings)
+    try:
+        if not dry_run:
+            made = take_daily(store.db, settings.backups.folder, settings.state, today, settings.backups.keep)
+            if made is not None:
+                log.info("state backed up to %s", made)
+        yield store
+    finally:
+        store.close()
 
 
 def _start_due(ctx: Context, portfolio: Path | None, summary: RunSummary) -> None:

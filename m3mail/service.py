@@ -14,9 +14,9 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from m3mail.errors import InitError, M3MailError
+from m3mail.errors import InitError, M3MailError, StateError
 from m3mail.followup import NOTES_MARKER, Change, conclude, read_call
-from m3mail.models import CalendarEvent, FollowUp, Outcome, State
+from m3mail.models import CalendarEvent, FollowUp, Outcome, Record, State
 from m3mail.portfolio import PortfolioReader, ReadReport
 from m3mail.report import AdviserStatus, adviser_statuses
 from m3mail.resources import shipped
@@ -24,6 +24,7 @@ from m3mail.sample import sample_export
 from m3mail.selection import DateRelevance, Selection, select
 from m3mail.settings import AdviserSettings, Settings, selection_rules
 from m3mail.state import StateStore
+from m3mail.state.backups import backups, restore
 
 log = logging.getLogger("m3mail")
 
@@ -34,6 +35,43 @@ EXPORT_NAME = "portefeuille.csv"
 def today_in(settings: Settings) -> date:
     """Today in the agency's time zone (a run at 00:30 in Paris is already tomorrow's run)."""
     return datetime.now(ZoneInfo(settings.timezone)).date()
+
+
+# --- the state ------------------------------------------------------------------------------------------
+
+
+def open_state(settings: Settings) -> StateStore:
+    """The state, checked; a damaged one is refused with what to do (the newest backup, how to restore it)."""
+    return StateStore(settings.state, advice=restore_advice(settings))
+
+
+def state_copy(settings: Settings) -> StateStore:
+    """An in-memory copy of the state for a dry run: nothing on disk changes."""
+    return StateStore.copy_of(settings.state, advice=restore_advice(settings))
+
+
+def restore_advice(settings: Settings) -> str:
+    found = backups(settings.backups.folder, settings.state)
+    if not found:
+        return (f"\n  No backup of the state is in {settings.backups.folder}. If the state was lost on purpose, move "
+                f"{settings.state.name} aside and run again: m3mail starts a new state (opt-outs are kept apart).")
+    return (f"\n  The newest backup is {found[0]}. Stop the scheduled runs, then put it back with:\n"
+            f"    m3mail restore {found[0].name} --settings <your settings>\n"
+            "  (the damaged state is kept beside it; README, 'Restoring the state').")
+
+
+def restore_backup(settings: Settings, name: str, now: datetime) -> tuple[Path, Path | None]:
+    """Put the backup ``name`` (a file name in the backups folder, or a path) in place of the state, under the
+    lock; returns the backup used and where the state it replaced was moved (None when there was none)."""
+    from m3mail.runner import locked
+
+    candidate = Path(name)
+    path = candidate if candidate.is_absolute() or candidate.exists() else settings.backups.folder / name
+    if not path.is_file():
+        known = ", ".join(p.name for p in backups(settings.backups.folder, settings.state)) or "none"
+        raise StateError(f"{path}: no such backup (backups in {settings.backups.folder}: {known})")
+    with locked(settings):
+        return path, restore(path, settings.state, now)
 
 
 def _reader(settings: Settings, portfolio: Path | None) -> PortfolioReader:
@@ -54,10 +92,16 @@ def check_portfolio(settings: Settings, today: date, portfolio: Path | None = No
     reader = _reader(settings, portfolio)
     current = [r for r in reader.records() if relevant(r.contract.effect_date)]
     _log_report(reader)
-    with StateStore(settings.state) as store:
-        history, refused = store.past_follow_ups(), store.opted_out()
+    with open_state(settings) as store:
+        history, refused = store.past_follow_ups(), _refused(store, current)
     selection = select(current, today, rules, history, reader.report.opted_out | refused)
     return CheckResult(reader.report, len(selection.due))
+
+
+def _refused(store: StateStore, records: list[Record]) -> set[str]:
+    """The clients who opted out through m3mail: by the state's ids, and by the opt-out ledger's fingerprints
+    (their id, or the address in the export), which a restored or new state does not lose."""
+    return store.opted_out() | {r.client.id for r in records if store.ledger and store.ledger.knows(r.client)}
 
 
 @dataclass(frozen=True)
@@ -75,10 +119,10 @@ def find_due(settings: Settings, today: date, portfolio: Path | None = None, *, 
     records = list(reader.records(DateRelevance(today, rules, missed=missed)))
     _log_report(reader)
     if store is None:
-        with StateStore(settings.state) as own:
-            history, refused = own.past_follow_ups(), own.opted_out()
+        with open_state(settings) as own:
+            history, refused = own.past_follow_ups(), _refused(own, records)
     else:
-        history, refused = store.past_follow_ups(), store.opted_out()
+        history, refused = store.past_follow_ups(), _refused(store, records)
     selection = select(records, today, rules, history, reader.report.opted_out | refused)
     log.info("selection for %s: %d due, %d missed", today, len(selection.due), len(selection.missed))
     return DueResult(selection, reader.report)
@@ -146,7 +190,7 @@ def mark_complaint(settings: Settings, fid: str, step: str, day: date) -> Follow
 def status(settings: Settings, start: date | None = None, end: date | None = None,
            ) -> tuple[list[AdviserStatus], list[FollowUp]]:  # fmt: skip
     """Per-adviser counts and the follow-ups, those due within [start, end] when a period is given."""
-    with StateStore(settings.state) as store:
+    with open_state(settings) as store:
         follow_ups = [f for f in store.follow_ups()
                       if (start is None or f.due_date >= start) and (end is None or f.due_date <= end)]  # fmt: skip
         rejected = json.loads(store.get("import.rejected", "{}"))
@@ -185,7 +229,7 @@ class OutcomeError(M3MailError):
 def _locked_store(settings: Settings) -> Iterator[StateStore]:
     from m3mail.runner import locked
 
-    with locked(settings), StateStore(settings.state) as store:
+    with locked(settings), open_state(settings) as store:
         yield store
 
 

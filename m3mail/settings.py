@@ -196,6 +196,11 @@ class ComplaintSettings(_Section):
     answer_months: int = Field(2, ge=1, le=12)
 
 
+class BackupSettings(_Section):
+    folder: Path = Path("backups")  # dated copies of the state, one a day
+    keep: int = Field(14, ge=1, le=3660)
+
+
 class LocalSettings(_Section):
     root: Path = Path("boites")
 
@@ -251,6 +256,7 @@ class Settings(_Section):
     backend: Literal["local", "microsoft365"] = "local"
     timezone: TimeZoneName = "Europe/Paris"
     state: Path = Path("m3mail.db")
+    backups: BackupSettings = Field(default_factory=BackupSettings)
     agency: AgencySettings = Field(default_factory=AgencySettings)
     portfolio: PortfolioSettings = Field(default_factory=PortfolioSettings)
     selection: SelectionSettings = Field(default_factory=SelectionSettings)
@@ -309,6 +315,7 @@ def load_settings(path: Path) -> Settings:
     return settings.model_copy(
         update={
             "state": base / settings.state,
+            "backups": settings.backups.model_copy(update={"folder": base / settings.backups.folder}),
             "templates": base / settings.templates,
             "portfolio": settings.portfolio.model_copy(update={"path": base / settings.portfolio.path}),
             "local": settings.local.model_copy(update={"root": base / settings.local.root}),

@@ -42,7 +42,7 @@ from m3mail.backends.base import Backend, Progress
 from m3mail.backends.vtimezone import is_stale, vtimezone
 from m3mail.classify import classify
 from m3mail.errors import BackendError, MailboxUnavailable
-from m3mail.files import write_atomic
+from m3mail.files import private_files, write_atomic
 from m3mail.models import CalendarEvent, CallSpec, InboundMail, MailKind, MailSpec, SentMail
 
 PRODID = "-//m3mail//m3mail local backend//FR"
@@ -143,12 +143,13 @@ class LocalBackend(Backend):
     def _create(self, adviser: str) -> None:
         path = self.calendar_path(adviser)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not path.exists():
-                write_atomic(path, self._new_calendar(self.zone(adviser)).to_ical())
-            self.folder_path(adviser, ()).mkdir(parents=True, exist_ok=True)
-            for folder in (INBOX, SENT):
-                self._maildir(adviser, (folder,), create=True)
+            with private_files():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                if not path.exists():
+                    write_atomic(path, self._new_calendar(self.zone(adviser)).to_ical())
+                self.folder_path(adviser, ()).mkdir(parents=True, exist_ok=True)
+                for folder in (INBOX, SENT):
+                    self._maildir(adviser, (folder,), create=True)
         except OSError as e:
             raise MailboxUnavailable(adviser, "create calendar and mailbox",
                                      f"{self.root} cannot be written: {e.strerror or e}") from e  # fmt: skip
@@ -407,9 +408,11 @@ class LocalBackend(Backend):
         lists the client folders only, as a person browsing it expects)."""
         self._home(mailbox_name)
         path = self.folder_path(mailbox_name, folder)
-        if create:
+        if not create:
+            return mailbox.Maildir(path, factory=None, create=False)
+        with private_files():
             path.parent.mkdir(parents=True, exist_ok=True)
-        return mailbox.Maildir(path, factory=None, create=create)
+            return mailbox.Maildir(path, factory=None, create=True)
 
     def _stored(self, mailbox_name: str, folder: tuple[str, ...], key: str) -> _Stored | None:
         """The message written with ``key`` in the folder, from the index (one scan per folder and run)."""
@@ -435,7 +438,8 @@ class LocalBackend(Backend):
         if seen:
             message.set_subdir("cur")
             message.set_flags("S")
-        stored = _Stored(box.add(message), message_id(mail.key), when)  # tmp/ then rename: atomic
+        with private_files():
+            stored = _Stored(box.add(message), message_id(mail.key), when)  # tmp/ then rename: atomic
         self._index.setdefault(self.folder_path(mailbox_name, folder), {})[mail.key] = stored
         return stored
 

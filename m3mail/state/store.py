@@ -24,6 +24,7 @@ from pydantic import TypeAdapter
 
 from m3mail.errors import StateError
 from m3mail.models import Client, DueFollowUp, FollowUp, Outcome, PastFollowUp, State
+from m3mail.state.optouts import OptOutLedger
 
 T = TypeVar("T")
 
@@ -109,25 +110,68 @@ def _serialised(method: Callable[..., T]) -> Callable[..., T]:
 
 
 class StateStore:
-    """Open (creating when missing) the state file at ``path``; use as a context manager or ``close()``."""
+    """Open (creating when missing) the state file at ``path``; use as a context manager or ``close()``.
 
-    def __init__(self, path: Path):
-        """``Path(":memory:")`` gives a store with no file (a dry run works on such a copy)."""
-        self.path = path
+    Opening checks the file (SQLite's quick_check, the schema, every follow-up readable) and refuses a damaged or
+    empty one with StateError, whose message says what to do: a state is never silently replaced. ``advice``
+    is added to that message (where the backups are, how to restore one)."""
+
+    def __init__(self, path: Path, *, ledger: OptOutLedger | None = None, advice: str = ""):
+        """``Path(":memory:")`` gives a store with no file (a dry run works on such a copy: ``copy_of``)."""
+        self.path, self.advice = path, advice
         self._lock = threading.RLock()
+        memory = str(path) == ":memory:"
+        self.ledger = ledger if ledger is not None or memory else OptOutLedger(path.with_suffix(".optouts"))
         try:
-            if str(path) != ":memory:":
-                path.parent.mkdir(parents=True, exist_ok=True)
-                os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
-                os.chmod(path, 0o600)
+            if not memory:
+                _refuse_empty(path, advice)
+                if not path.exists():
+                    _create(path)
             # advisers are served on several threads: one connection, each use of it under self._lock
             self.db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
-            if str(path) != ":memory:":  # one fsync per commit instead of several; still durable (synchronous FULL)
+            if not memory:
+                check_database(self.db, path, advice)
+                os.chmod(path, 0o600)
+                # one fsync per commit instead of several; still durable (synchronous FULL)
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=FULL")
             self._migrate()
         except (OSError, sqlite3.Error) as e:
-            raise StateError(f"{path}: cannot open the state database: {e}") from None
+            raise StateError(f"{path}: cannot open the state database: {e}{advice}") from None
+        if not memory:
+            self._settle_key()
+
+    @classmethod
+    def copy_of(cls, path: Path, *, advice: str = "") -> StateStore:
+        """An in-memory copy of the state at ``path`` (checked as opening it would), for a dry run: the folder
+        is left as it was, byte for byte. With no WAL file left by a run, the file is opened ``immutable``
+        (https://www.sqlite.org/uri.html#uriimmutable): a read-only connection to a WAL database would still
+        create its -wal and -shm files, and leave them."""
+        ledger = OptOutLedger(path.with_suffix(".optouts"), read_only=True)
+        store = cls(Path(":memory:"), ledger=ledger, advice=advice)
+        if path.exists():
+            _refuse_empty(path, advice)
+            wal = Path(f"{path}-wal").exists()
+            try:
+                source = sqlite3.connect(f"file:{path}?{'mode=ro' if wal else 'immutable=1'}", uri=True)
+                try:
+                    check_database(source, path, advice)
+                    source.backup(store.db)
+                finally:
+                    source.close()
+                store._migrate()
+            except sqlite3.Error as e:
+                raise StateError(f"{path}: cannot open the state database: {e}{advice}") from None
+        store._settle_key()
+        return store
+
+    def _settle_key(self) -> None:
+        """The opt-out ledger's key, and its mirror in the state (either restores the other)."""
+        if self.ledger is None:
+            return
+        key = self.ledger.use_key(self.get("optouts.key"))
+        if not self.ledger.read_only and self.get("optouts.key") != key:
+            self.put("optouts.key", key)
 
     def __enter__(self) -> StateStore:
         return self
@@ -191,7 +235,7 @@ class StateStore:
     def follow_ups(self, *, active_only: bool = False) -> list[FollowUp]:
         """All follow-ups, or only those with work left (not ended, or their record not yet filed)."""
         query = "SELECT data FROM followups" + (" WHERE active = 1" if active_only else "") + " ORDER BY id"
-        return [_FOLLOW_UP.validate_json(row[0]) for row in self.db.execute(query)]
+        return [self._load(row[0]) for row in self.db.execute(query)]
 
     @_serialised
     def follow_ups_since(self, adviser: str, day: date) -> list[FollowUp]:
@@ -202,12 +246,19 @@ class StateStore:
             "OR json_extract(data, '$.outcome') = ?) ORDER BY id",
             (adviser, day.isoformat(), Outcome.RECLAMATION.value),
         )
-        return [_FOLLOW_UP.validate_json(row[0]) for row in rows]
+        return [self._load(row[0]) for row in rows]
 
     @_serialised
     def follow_up(self, fid: str) -> FollowUp | None:
         row = self.db.execute("SELECT data FROM followups WHERE id = ?", (fid,)).fetchone()
-        return _FOLLOW_UP.validate_json(row[0]) if row else None
+        return self._load(row[0]) if row else None
+
+    def _load(self, data: str) -> FollowUp:
+        """A follow-up's row; one that cannot be read is a damaged state (checked at opening, so unexpected)."""
+        try:
+            return _FOLLOW_UP.validate_json(data)
+        except ValueError as e:
+            raise StateError(f"{self.path}: a follow-up cannot be read ({_first_line(e)}){self.advice}") from None
 
     def add(self, follow_ups: Iterable[FollowUp], at: datetime) -> list[FollowUp]:
         """Record new follow-ups (those already known are left as they are); returns the ones added."""
@@ -225,9 +276,10 @@ class StateStore:
             self._save(db, f)
             _history(db, f.id, at, event, detail)
 
-    @staticmethod
-    def _save(db: sqlite3.Connection, f: FollowUp) -> None:
+    def _save(self, db: sqlite3.Connection, f: FollowUp) -> None:
         if f.state is State.OPTED_OUT:  # a STOP reply: the client is never selected again
+            if self.ledger is not None:  # first in the ledger, which outlives the database
+                self.ledger.record(f.client, (f.ended_at or f.created_at).date())
             db.execute("INSERT OR IGNORE INTO optouts VALUES (?,?,?)",
                        (f.client.id, (f.ended_at or f.created_at).isoformat(), f"reply to {f.id}"))  # fmt: skip
         db.execute(
@@ -318,7 +370,13 @@ class StateStore:
 
     @_serialised
     def opted_out(self) -> set[str]:
+        """The ids of the clients who opted out, as this database knows them."""
         return {row[0] for row in self.db.execute("SELECT client_id FROM optouts")}
+
+    def refuses(self, client: Client) -> bool:
+        """Whether the client opted out through m3mail: in this database, or in the opt-out ledger (which a
+        restored or new database does not lose)."""
+        return (self.ledger is not None and self.ledger.knows(client)) or client.id in self.opted_out()
 
     @_serialised
     def get(self, name: str, default: str = "") -> str:
@@ -328,6 +386,69 @@ class StateStore:
     def put(self, name: str, value: str) -> None:
         with self.transaction() as db:
             db.execute("INSERT OR REPLACE INTO meta VALUES (?,?)", (name, value))
+
+
+_TABLES = {"followups", "history", "actions", "optouts", "meta"}
+
+
+def _refuse_empty(path: Path, advice: str) -> None:
+    """m3mail never leaves an empty state file (a new one is built aside and renamed): an empty one was emptied,
+    and taking it as new would forget every follow-up and opt-out."""
+    if path.exists() and path.is_file() and path.stat().st_size == 0:
+        raise StateError(f"{path}: the state file is empty (0 bytes); m3mail will not start anew over it, which "
+                         f"would forget every follow-up. Nothing was done.{advice}")  # fmt: skip
+
+
+def _create(path: Path) -> None:
+    """A new, empty state of the current schema: built under a temporary name, then renamed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".new")
+    temporary.unlink(missing_ok=True)
+    os.close(os.open(temporary, os.O_CREAT | os.O_RDWR, 0o600))
+    db = sqlite3.connect(temporary, isolation_level=None)
+    try:
+        db.execute("BEGIN")
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    finally:
+        db.close()
+    os.chmod(temporary, 0o600)
+    os.replace(temporary, path)
+
+
+def check_database(db: sqlite3.Connection, path: Path, advice: str = "") -> None:
+    """Refuse (StateError) a file that is not m3mail's state or is damaged: SQLite's quick_check (b-trees, pages;
+    https://www.sqlite.org/pragma.html#pragma_quick_check), the schema version, the tables, every follow-up's
+    JSON."""
+    try:
+        problems = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as e:
+        raise StateError(f"{path}: not a readable state database ({e}). Nothing was done.{advice}") from None
+    if problems != ["ok"]:
+        raise StateError(f"{path}: the state database is damaged (SQLite: {'; '.join(problems)}). "
+                         f"Nothing was done.{advice}")  # fmt: skip
+    if version > SCHEMA_VERSION:
+        return  # refused by _migrate, with its own message
+    if version == 0:
+        raise StateError(f"{path}: not an m3mail state (no schema version). Nothing was done.{advice}")
+    needed = {"followups", "history"} if version == 1 else _TABLES
+    if missing := sorted(needed - tables):
+        raise StateError(f"{path}: the state database is damaged: table(s) {', '.join(missing)} missing. "
+                         f"Nothing was done.{advice}")  # fmt: skip
+    if version >= 2:
+        broken = [row[0] for row in db.execute("SELECT id FROM followups WHERE NOT json_valid(data) LIMIT 3")]
+        if broken:
+            raise StateError(f"{path}: the state database is damaged: follow-up(s) {', '.join(broken)} cannot be "
+                             f"read. Nothing was done.{advice}")  # fmt: skip
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def _history(db: sqlite3.Connection, fid: str, at: datetime, event: str, detail: str) -> None:

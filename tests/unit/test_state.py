@@ -85,3 +85,91 @@ def test_a_newer_schema_is_refused_rather_than_guessed_at(tmp_path: Path) -> Non
     db.close()
     with pytest.raises(StateError, match="newer than this m3mail"):
         StateStore(path)
+
+
+# --- a damaged state is refused, never taken as new ------------------------------------------------------
+
+
+def a_state_with_one_follow_up(path: Path) -> None:
+    at = datetime(2026, 11, 25, 8, 0)
+    with StateStore(path) as state:
+        state.add([new_follow_up(follow_up(), at)], at)
+
+
+def test_an_empty_state_file_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "m3mail.db"
+    path.touch()
+    with pytest.raises(StateError, match="empty \\(0 bytes\\).*Nothing was done") as refused:
+        StateStore(path)
+    assert refused.value.exit_code == 5
+    assert path.stat().st_size == 0 and not (tmp_path / "m3mail.db-wal").exists()
+
+
+def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "m3mail.db"
+    path.write_bytes(b"client_id;nom\nC1;DUPONT\n" * 50)
+    with pytest.raises(StateError, match="not a readable state database"):
+        StateStore(path)
+
+
+def test_a_follow_up_row_with_broken_json_is_refused_with_its_id(tmp_path: Path) -> None:
+    path = tmp_path / "m3mail.db"
+    a_state_with_one_follow_up(path)
+    db = sqlite3.connect(path)
+    db.execute("UPDATE followups SET data = '{\"id\": \"M3-C1-2026' WHERE id = 'M3-C1-20261118'")
+    db.commit()
+    db.close()
+    with pytest.raises(StateError, match="follow-up\\(s\\) M3-C1-20261118 cannot be read"):
+        StateStore(path)
+
+
+def test_a_follow_up_of_the_wrong_shape_is_a_state_error_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "m3mail.db"
+    a_state_with_one_follow_up(path)
+    db = sqlite3.connect(path)
+    db.execute("UPDATE followups SET data = '{\"id\": 3}'")
+    db.commit()
+    db.close()
+    with StateStore(path) as state, pytest.raises(StateError, match="a follow-up cannot be read"):
+        state.follow_ups()
+
+
+def test_a_missing_table_is_refused_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "m3mail.db"
+    a_state_with_one_follow_up(path)
+    db = sqlite3.connect(path)
+    db.execute("DROP TABLE actions")
+    db.commit()
+    db.close()
+    with pytest.raises(StateError, match="table\\(s\\) actions missing"):
+        StateStore(path)
+
+
+def test_a_zeroed_page_is_found_by_the_integrity_check(tmp_path: Path) -> None:
+    path = tmp_path / "m3mail.db"
+    at = datetime(2026, 11, 25, 8, 0)
+    with StateStore(path) as state:  # enough follow-ups for several pages of the followups table
+        state.add([new_follow_up(follow_up(f"C{i}"), at) for i in range(300)], at)
+    page = sqlite3.connect(path).execute("PRAGMA page_size").fetchone()[0]
+    data = bytearray(path.read_bytes())
+    assert len(data) > 8 * page
+    data[3 * page : 4 * page] = bytes(page)  # what a failing disk or a bad copy leaves
+    path.write_bytes(bytes(data))
+    with pytest.raises(StateError, match="damaged|not a readable"):
+        StateStore(path)
+
+
+def test_a_file_of_another_program_is_not_taken_for_a_state(tmp_path: Path) -> None:
+    path = tmp_path / "m3mail.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE contacts (name TEXT)")
+    db.commit()
+    db.close()
+    with pytest.raises(StateError, match="not an m3mail state"):
+        StateStore(path)
+
+
+def test_a_new_state_is_never_left_empty_by_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "m3mail.db"
+    StateStore(path).close()
+    assert path.stat().st_size > 0 and not list(tmp_path.glob("*.new"))
