@@ -97,3 +97,87 @@ def test_what_comes_back_never_blocks_a_follow_up(emailed) -> None:
 
     again = run(settings, afternoon + timedelta(minutes=30)).advisers[ADVISER]
     assert not [e for e in again.errors if "cannot be read as mail" in e]  # reported once
+
+
+def stop_from(sender: str, sent: EmailMessage, when: datetime) -> bytes:
+    """A STOP in the email's thread (its In-Reply-To names the email's Message-ID) from ``sender``."""
+    return (f"From: {sender}\nTo: {sent['From']}\nSubject: Re: {sent['Subject']}\n"
+            f"Date: {format_datetime(when)}\nMessage-ID: {make_msgid(domain='example.net')}\n"
+            f"In-Reply-To: {sent['Message-ID']}\nReferences: {sent['Message-ID']}\nMIME-Version: 1.0\n"
+            "Content-Type: text/plain; charset=utf-8\n\nSTOP\n").encode()
+
+
+def test_a_stop_from_another_address_is_filed_for_the_adviser_never_acted_on(emailed) -> None:
+    settings, adviser = emailed
+    first, _second = sorted(adviser.sent(), key=lambda s: s.key)
+    afternoon = datetime.combine(DAY + timedelta(days=1), time(15), PARIS)
+    # whoever learns the email's Message-ID (a forwarded copy, a guess from the follow-up key) cannot opt out
+    adviser.folder("Inbox").add(stop_from("intrus@example.net", first.item, afternoon - timedelta(hours=1)))
+
+    run(settings, afternoon)
+    fid = first.key.split("#")[0]
+    with StateStore(settings.state) as store:
+        f = store.follow_up(fid)
+        assert f is not None and store.opted_out() == set() and not store.refuses(f.client)
+    assert f.state is State.EMAILED and f.reply_ids == () and len(f.other_ids) == 1 and f.replies_filed == f.other_ids
+    folder = next(name for name in adviser.client_folders() if "NOM0" in name)
+    assert any(m["From"] == "intrus@example.net" for m in adviser.messages("Clients", folder))
+    (digest,) = [m for m in adviser.messages("Inbox") if str(m["Subject"]).startswith("M+3 · Votre point")]
+    body = digest.get_body(("html",)).get_content()
+    assert "autre adresse que celle du client" in body and "NOM0" in body
+
+    # the client's own STOP, later, is one
+    adviser.folder("Inbox").add(stop_from(str(first.item["To"]), first.item, afternoon + timedelta(hours=1)))
+    run(settings, afternoon + timedelta(hours=2))
+    with StateStore(settings.state) as store:
+        assert store.follow_up(fid).state is State.OPTED_OUT  # type: ignore[union-attr]
+
+
+def test_a_stop_outlives_the_loss_of_the_state(emailed) -> None:
+    settings, adviser = emailed
+    first, _second = sorted(adviser.sent(), key=lambda s: s.key)
+    afternoon = datetime.combine(DAY + timedelta(days=1), time(15), PARIS)
+    adviser.folder("Inbox").add(stop_from(str(first.item["To"]), first.item, afternoon - timedelta(hours=1)))
+    run(settings, afternoon)
+    client = first.key.split("-")[1]
+
+    for lost in (settings.state, Path(f"{settings.state}-wal"), Path(f"{settings.state}-shm")):
+        lost.unlink(missing_ok=True)  # gone, and no backup put back: the run starts a new state
+    summary = run(settings, afternoon + timedelta(hours=1))
+    assert summary.started == 1  # the other client only
+    with StateStore(settings.state) as store:
+        assert [f.client.id for f in store.follow_ups()] == ["K1"] and client == "K0"
+
+
+def test_a_stop_recorded_after_the_backup_survives_its_restore(emailed) -> None:
+    """Restored from the morning's backup, the state has the follow-up still awaiting an answer; the ledger
+    ends it at the next run, and nothing more reaches the client."""
+    settings, adviser = emailed
+    first, _second = sorted(adviser.sent(), key=lambda s: s.key)
+    (backup, *_) = sorted(settings.backups.folder.iterdir(), reverse=True)
+    afternoon = datetime.combine(DAY + timedelta(days=1), time(15), PARIS)
+    adviser.folder("Inbox").add(stop_from(str(first.item["To"]), first.item, afternoon - timedelta(hours=1)))
+    run(settings, afternoon)
+    (stop,) = [k for k in adviser.folder("Inbox").iterkeys()
+               if b"STOP" in adviser.folder("Inbox").get_bytes(k)]  # fmt: skip
+    adviser.folder("Inbox").remove(stop)  # the adviser tidied the Inbox: the reply is in the client folder
+
+    from m3mail.state.backups import restore
+
+    restore(backup, settings.state, afternoon)
+    run(settings, afternoon + timedelta(hours=1))
+    fid = first.key.split("#")[0]
+    with StateStore(settings.state) as store:
+        f = store.follow_up(fid)
+        assert f is not None and f.state is State.OPTED_OUT
+        assert [e for _at, e, d in store.history(fid) if d == "an opt-out recorded earlier"] == ["opted out"]
+
+
+def test_client_mail_folders_and_messages_are_private(emailed) -> None:
+    settings, adviser = emailed
+    root = settings.local.root
+    folders = [p for p in root.rglob("*") if p.is_dir()]
+    files = [p for p in root.rglob("*") if p.is_file()]
+    assert any(p.name == "Clients" for p in folders) and files
+    assert {oct(p.stat().st_mode & 0o777) for p in folders} == {"0o700"}
+    assert {oct(p.stat().st_mode & 0o777) for p in files} == {"0o600"}

@@ -1,0 +1,60 @@
+"""A damaged or lost state, through the CLI as an admin meets it: refused with what to do, never replaced."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+from tests.conftest import INIT_DAY, run_cli
+
+DAY = INIT_DAY.isoformat()
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` (names and bytes), and every folder."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(folder.rglob("*"))}  # fmt: skip
+
+
+def test_an_emptied_state_is_refused_by_every_command_with_the_backup_to_restore(workdir: Path) -> None:
+    settings = workdir / "m3mail.toml"
+    assert run_cli("run", "--settings", settings, "--today", DAY).code == 0
+    (backup,) = (workdir / "backups").iterdir()
+    (workdir / "m3mail.db").write_bytes(b"")  # what a full disk or a bad copy leaves
+    for command in (("run",), ("run", "--dry-run"), ("status",), ("due",), ("check",)):
+        result = run_cli(*command, "--settings", settings, "--today", DAY) if command[0] != "status" else \
+            run_cli(*command, "--settings", settings)  # fmt: skip
+        assert result.code == 5, (command, result.err)
+        assert "empty (0 bytes)" in result.err and backup.name in result.err and "m3mail restore" in result.err
+        assert "Traceback" not in result.err
+    assert (workdir / "m3mail.db").stat().st_size == 0  # left as it was, for whoever looks into it
+
+
+def test_a_state_with_a_broken_row_is_refused_not_a_traceback(workdir: Path) -> None:
+    settings = workdir / "m3mail.toml"
+    assert run_cli("run", "--settings", settings, "--today", DAY).code == 0
+    db = sqlite3.connect(workdir / "m3mail.db")
+    db.execute("UPDATE followups SET data = substr(data, 1, 40) WHERE rowid = (SELECT min(rowid) FROM followups)")
+    db.commit()
+    db.close()
+    for command in (("run", "--today", DAY), ("status",)):
+        result = run_cli(*command, "--settings", settings)
+        assert result.code == 5 and "cannot be read" in result.err and "Traceback" not in result.err
+
+
+def test_a_dry_run_leaves_the_folder_byte_for_byte_as_it_was(workdir: Path) -> None:
+    settings = workdir / "m3mail.toml"
+    assert run_cli("run", "--settings", settings, "--today", DAY).code == 0
+    before = snapshot(workdir)
+    result = run_cli("run", "--dry-run", "--settings", settings, "--today", "2026-11-26")
+    assert result.code == 0, result.err
+    assert "[dry-run]" in result.out
+    assert snapshot(workdir) == before  # no -wal, -shm, lock, backup or ledger left behind
+
+
+def test_the_first_run_of_a_day_backs_the_state_up_and_the_others_do_not(workdir: Path) -> None:
+    settings = workdir / "m3mail.toml"
+    for day in (DAY, DAY, "2026-11-26"):
+        assert run_cli("run", "--settings", settings, "--today", day).code == 0
+    assert sorted(p.name for p in (workdir / "backups").iterdir()) == ["m3mail-2026-11-25.db", "m3mail-2026-11-26.db"]
