@@ -363,6 +363,27 @@ def status(settings_path: Path, as_json: bool) -> None:
 
 
 @main.command()
+@click.argument("backup", required=False)
+@settings_option
+def restore(backup: str | None, settings_path: Path) -> None:
+    """Put a BACKUP of the state back (a name in the backups folder, or a path); with none, list the backups."""
+    from datetime import datetime
+
+    from m3mail.state.backups import backups
+
+    settings = _load(settings_path, False)
+    if backup is None:
+        found = backups(settings.backups.folder, settings.state)
+        for path in found:
+            click.echo(path.name)
+        if not found:
+            click.echo(f"no backup of {settings.state.name} in {settings.backups.folder}", err=True)
+        return
+    used, aside = service.restore_backup(settings, backup, datetime.now())
+    click.echo(f"{settings.state} restored from {used}" + (f"; the state it replaced is {aside}" if aside else ""))
+
+
+@main.command()
 @settings_option
 @click.option("--html", "html_path", type=click.Path(path_type=Path), help="Write the HTML report here.")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Write the CSV (one row per adviser) here.")

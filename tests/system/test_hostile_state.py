@@ -58,3 +58,24 @@ def test_the_first_run_of_a_day_backs_the_state_up_and_the_others_do_not(workdir
     for day in (DAY, DAY, "2026-11-26"):
         assert run_cli("run", "--settings", settings, "--today", day).code == 0
     assert sorted(p.name for p in (workdir / "backups").iterdir()) == ["m3mail-2026-11-25.db", "m3mail-2026-11-26.db"]
+
+
+def test_restore_lists_puts_back_and_the_next_run_makes_nothing_twice(workdir: Path) -> None:
+    settings = workdir / "m3mail.toml"
+    assert run_cli("run", "--settings", settings, "--today", DAY).code == 0  # its backup predates the bookings
+    calendars = workdir / "boites" / "calendars"
+    booked = {p.name: p.read_text().count("BEGIN:VEVENT") for p in calendars.iterdir()}
+    assert sum(booked.values()) > 0
+    (workdir / "m3mail.db").write_bytes(b"\0" * 8192)
+
+    listed = run_cli("restore", "--settings", settings)
+    assert listed.code == 0 and listed.out.split() == ["m3mail-2026-11-25.db"]
+    assert run_cli("restore", "m3mail-2020-01-01.db", "--settings", settings).code == 5  # no such backup
+    restored = run_cli("restore", "m3mail-2026-11-25.db", "--settings", settings)
+    assert restored.code == 0, restored.err
+    (aside,) = workdir.glob("m3mail.db.replaced-*")
+    assert aside.read_bytes() == b"\0" * 8192
+
+    again = run_cli("run", "--settings", settings, "--today", DAY)
+    assert again.code == 0, again.err
+    assert {p.name: p.read_text().count("BEGIN:VEVENT") for p in calendars.iterdir()} == booked  # found, not re-made
