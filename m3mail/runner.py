@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from filelock import FileLock, Timeout
 
 from m3mail.backends.base import Backend
-from m3mail.errors import BackendError, LockBusy, M3MailError, PortfolioError
+from m3mail.errors import BackendError, LockBusy, M3MailError, PortfolioError, StateError
 from m3mail.executor import Clock, Executor, SendingLimit
 from m3mail.pipeline import AdviserReport, Context, adviser_pass
 from m3mail.render import Renderer
@@ -44,11 +44,12 @@ class RunSummary:
     advisers: dict[str, AdviserReport] = field(default_factory=dict)
     dry_run: bool = False
     import_error: str = ""  # the export could not be read: no follow-up was started
+    backup_error: str = ""  # the day's backup of the state could not be written: the run went on
     usage: dict[str, int] = field(default_factory=dict)  # what the backend consumed (Graph requests)
 
     @property
     def errors(self) -> int:
-        return sum(len(r.errors) for r in self.advisers.values()) + bool(self.import_error)
+        return sum(len(r.errors) for r in self.advisers.values()) + bool(self.import_error) + bool(self.backup_error)
 
 
 def make_backend(settings: Settings, clock: Clock, *, read_only: bool = False) -> Backend:
@@ -70,8 +71,7 @@ def run_once(settings: Settings, now: datetime, *, backend: Backend | None = Non
              stop: threading.Event | None = None, echo: Callable[[str], None] = print,
              progress: Callable[[int, int, str], None] | None = None) -> RunSummary:  # fmt: skip
     """One pass of the whole job at ``now``, under the lock (a dry run only reads: it takes none)."""
-    today = now.astimezone(ZoneInfo(settings.timezone)).date()
-    with nullcontext() if dry_run else locked(settings), _open_state(settings, dry_run, today) as store:
+    with nullcontext() if dry_run else locked(settings), _open_state(settings, dry_run) as store:
         own_backend = backend is None
         clock = clock or (lambda: now)
         backend = backend or make_backend(settings, clock, read_only=dry_run)
@@ -80,6 +80,8 @@ def run_once(settings: Settings, now: datetime, *, backend: Backend | None = Non
                                 limit=SendingLimit(settings.email.per_minute, clock, sleep))  # fmt: skip
             ctx = Context(settings, backend, store, Renderer(settings.agency, settings.templates), executor, now)
             summary = RunSummary(now, dry_run=dry_run)
+            if not dry_run:
+                _back_up(settings, store, ctx.today, summary)
             _start_due(ctx, portfolio, summary)
             _advisers(ctx, summary, stop, progress)
             summary.usage = backend.usage()
@@ -104,18 +106,26 @@ def locked(settings: Settings) -> Iterator[None]:
 
 
 @contextmanager
-def _open_state(settings: Settings, dry_run: bool, today: date) -> Iterator[StateStore]:
-    """The state, checked; a real run first takes the day's backup (when none was taken yet), before it acts.
-    A dry run works on an in-memory copy: nothing on disk changes."""
+def _open_state(settings: Settings, dry_run: bool) -> Iterator[StateStore]:
+    """The state, checked; a dry run works on an in-memory copy: nothing on disk changes."""
     store = state_copy(settings) if dry_run else open_state(settings)
     try:
-        if not dry_run:
-            made = take_daily(store.db, settings.backups.folder, settings.state, today, settings.backups.keep)
-            if made is not None:
-                log.info("state backed up to %s", made)
         yield store
     finally:
         store.close()
+
+
+def _back_up(settings: Settings, store: StateStore, today: date, summary: RunSummary) -> None:
+    """The day's backup, before the run acts; one that cannot be written is reported (exit 8) and the run goes
+    on: the work of the day matters more than its copy, and the next run tries again."""
+    try:
+        made = take_daily(store.db, settings.backups.folder, settings.state, today, settings.backups.keep)
+    except StateError as e:
+        log.error("%s", e)
+        summary.backup_error = str(e)
+        return
+    if made is not None:
+        log.info("state backed up to %s", made)
 
 
 def _start_due(ctx: Context, portfolio: Path | None, summary: RunSummary) -> None:

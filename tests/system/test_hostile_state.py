@@ -79,3 +79,12 @@ def test_restore_lists_puts_back_and_the_next_run_makes_nothing_twice(workdir: P
     again = run_cli("run", "--settings", settings, "--today", DAY)
     assert again.code == 0, again.err
     assert {p.name: p.read_text().count("BEGIN:VEVENT") for p in calendars.iterdir()} == booked  # found, not re-made
+
+
+def test_a_backup_that_cannot_be_written_is_reported_and_the_work_goes_on(workdir: Path) -> None:
+    settings = workdir / "m3mail.toml"
+    (workdir / "backups").write_text("a file where the backups folder should be")
+    result = run_cli("run", "--settings", settings, "--today", DAY)
+    assert result.code == 8 and "backup of the state cannot be written" in result.err
+    assert "Traceback" not in result.err
+    assert any(p.read_text().count("BEGIN:VEVENT") for p in (workdir / "boites" / "calendars").iterdir())
