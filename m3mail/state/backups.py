@@ -9,6 +9,7 @@ Each is written under a temporary name and renamed, private to its owner like th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sqlite3
@@ -50,7 +51,8 @@ def take_daily(db: sqlite3.Connection, folder: Path, state: Path, day: date, kee
             copy.close()
         os.replace(temporary, target)
     except (OSError, sqlite3.Error) as e:
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            temporary.unlink()
         raise StateError(f"{target}: the day's backup of the state cannot be written: {e}") from None
     for old in backups(folder, state)[keep:]:
         old.unlink(missing_ok=True)
