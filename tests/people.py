@@ -97,12 +97,21 @@ class Adviser:
         self.email = email
         self.calendar = root / "calendars" / f"{_name(email)}.ics"
         self.mail = root / "mail" / _name(email)
+        self._parsed: tuple[bytes, Calendar] | None = None  # the file's bytes as last read or written, parsed
+        self._changed = False  # an edit under way changed the calendar
 
     def _load(self) -> Calendar:
-        return Calendar.from_ical(self.calendar.read_bytes())
+        """The calendar as the file holds it now. Parsing is the people's main cost in a three-month scenario:
+        the file is parsed again only when m3mail (or anyone) changed it since."""
+        raw = self.calendar.read_bytes()
+        if self._parsed is None or self._parsed[0] != raw:
+            self._parsed = (raw, Calendar.from_ical(raw))
+        return self._parsed[1]
 
     def _save(self, cal: Calendar) -> None:
-        self.calendar.write_bytes(cal.to_ical())
+        raw = cal.to_ical()
+        self.calendar.write_bytes(raw)
+        self._parsed = (raw, cal)
 
     def calls(self, cal: Calendar | None = None) -> list[Call]:
         """m3mail's call events (those with an X-M3MAIL-KEY)."""
@@ -127,16 +136,20 @@ class Adviser:
     @contextmanager
     def editing(self) -> Iterator[Calendar]:
         """Open the calendar in the adviser's app, make changes, save once (if anything changed)."""
-        cal = self._load()
-        before = cal.to_ical()
-        yield cal
-        if cal.to_ical() != before:
+        cal, self._changed = self._load(), False
+        try:
+            yield cal
+        except BaseException:
+            self._parsed = None  # half edited: read the file again next time
+            raise
+        if self._changed:  # the edits say so: serialising the calendar twice to compare cost more than m3mail
             self._save(cal)
 
     def set_outcome(self, key: str, category: str, notes: str = "", cal: Calendar | None = None) -> None:
         """Replace the pending "M+3" category by an outcome, and write notes under the marker."""
         with self._calendar(cal) as cal:
             for event in _events_with(cal, key):
+                self._changed = True
                 event.pop("CATEGORIES", None)
                 event.add("CATEGORIES", [category])
                 if notes:
@@ -147,6 +160,7 @@ class Adviser:
     def move(self, key: str, delta: timedelta, cal: Calendar | None = None) -> None:
         with self._calendar(cal) as cal:
             for event in _events_with(cal, key):
+                self._changed = True
                 start, end = event.decoded("DTSTART") + delta, event.decoded("DTEND") + delta
                 for name, value in (("DTSTART", start), ("DTEND", end)):
                     event.pop(name)
@@ -154,7 +168,9 @@ class Adviser:
 
     def delete(self, key: str, cal: Calendar | None = None) -> None:
         with self._calendar(cal) as cal:
-            cal.subcomponents = [c for c in cal.subcomponents if str(c.get("X-M3MAIL-KEY", "")) != key]
+            kept = [c for c in cal.subcomponents if str(c.get("X-M3MAIL-KEY", "")) != key]
+            self._changed |= len(kept) != len(cal.subcomponents)
+            cal.subcomponents = kept
 
     @contextmanager
     def _calendar(self, cal: Calendar | None) -> Iterator[Calendar]:
