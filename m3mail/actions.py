@@ -14,7 +14,7 @@ from datetime import datetime
 
 from m3mail.backends.base import Backend, Progress
 from m3mail.errors import BackendError
-from m3mail.models import CallSpec, FollowUp, MailSpec, SentMail, State
+from m3mail.models import CalendarEvent, CallSpec, FollowUp, MailSpec, SentMail, State
 
 
 def call_key(fid: str, attempt: int) -> str:
@@ -50,6 +50,11 @@ class Action:
 
     def after(self, result: object, now: datetime) -> FollowUp | None:
         """The follow-up once the action is done (None: the follow-up does not change)."""
+        return None
+
+    def simulated(self, now: datetime) -> object:
+        """What a dry run takes the backend to have answered, so that the rest of its pass (the email's copy
+        filed, the record after a letter) is planned as a real run would, and counted alike."""
         return None
 
     def describe(self) -> str:
@@ -109,6 +114,10 @@ class BookCall(Action):
                        call_id=str(getattr(result, "id", "") or ""), attempts=self.follow_up.attempts + (start,),
                        capacity_short=False)  # fmt: skip
 
+    def simulated(self, now: datetime) -> object:
+        assert self.call is not None
+        return CalendarEvent("", self.call.start, self.call.end, key=self.call.key)
+
     def describe(self) -> str:
         assert self.call is not None
         return f"{super().describe()} call at {self.call.start.isoformat(timespec='minutes')}"
@@ -136,6 +145,9 @@ class SendEmail(Action):
         return replace(self.follow_up, state=State.EMAILED, emailed_at=result.sent_at or now,
                        email_message_id=result.message_id, email_conversation=result.conversation,
                        email_subject=subject)  # fmt: skip
+
+    def simulated(self, now: datetime) -> object:
+        return SentMail("", f"<dry-run.{self.key}@m3mail.invalid>", now)
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,14 @@ class Tally:
     done: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
-    def count(self, kind: str) -> None:
-        self.done[kind] = self.done.get(kind, 0) + 1
+    def count(self, kind: str, event: str = "") -> None:
+        """One more action of ``kind`` done (or, in a dry run, that would be), and of ``kind:event``."""
+        for name in (kind, f"{kind}:{event}") if event else (kind,):
+            self.done[name] = self.done.get(name, 0) + 1
+
+    def of(self, kind: str, *events: str) -> int:
+        """Actions of ``kind`` done (with ``events``: of those events only)."""
+        return sum(self.done.get(f"{kind}:{e}", 0) for e in events) if events else self.done.get(kind, 0)
 
 
 class SendingLimit:
@@ -98,10 +104,16 @@ class Executor:
     def _perform(self, group: list[Action]) -> list[FollowUp | None | object]:
         """Run one group (one action, or several of a batched kind for one mailbox): each one's new
         follow-up, None (nothing changes) or _FAILED."""
-        if self.dry_run:
+        if self.dry_run:  # what a real run would do, printed and counted as done: the summary says the same
+            outcomes: list[FollowUp | None | object] = []
             for action in group:
+                if not isinstance(action, Update) and self.store.action_status(action.key) == "done":
+                    outcomes.append(None)
+                    continue
                 self.echo(f"[dry-run] {action.describe()}")
-            return [a.after(None, self.clock()) if isinstance(a, Update) else None for a in group]
+                self.tally.count(action.kind, action.event)
+                outcomes.append(action.after(action.simulated(self.clock()), self.clock()))
+            return outcomes
         if isinstance(group[0], Update):
             return [self._update(a) for a in group if isinstance(a, Update)]
         outcomes: list[FollowUp | None | object] = [None] * len(group)
@@ -157,14 +169,14 @@ class Executor:
                       extra={"followup": fid, "retryable": _retryable(result)})  # fmt: skip
             return _FAILED
         self.store.done(action.key, self.clock(), _summary(result), new, action.event, action.describe())
-        self.tally.count(action.kind)
+        self.tally.count(action.kind, action.event)
         log.info("%s done", action.describe(), extra={"followup": fid})
         return new
 
     def _update(self, action: Update) -> FollowUp | None:
         assert action.new is not None
         self.store.save(action.new, self.clock(), action.event, action.detail)
-        self.tally.count(f"update:{action.event}")
+        self.tally.count(action.kind, action.event)
         log.info("%s", action.describe(), extra={"followup": action.new.id})
         return action.new
 

@@ -104,14 +104,15 @@ def adviser_pass(ctx: Context, adviser: AdviserSettings, follow_ups: Sequence[Fo
     run([EnsureCategories(f"categories:{adviser.email}", adviser.email, colours=CATEGORY_COLOURS)])
     changes, replies = _observe(ctx, adviser, list(current.values()))
     _report_unreadable(ctx, adviser, replies, report)
-    report.outcomes = sum(1 for a in changes if a.event in ("outcome", "unanswered", "unreached"))
     current |= run(changes)
     current |= run(_bookings(ctx, adviser, [f for f in current.values() if f.state is State.PLANNED], report))
     current |= run(_reach_out(ctx, adviser, [f for f in current.values() if f.state is State.UNREACHED], report))
     current |= run(_filings(ctx, adviser, list(current.values()), replies))
     run(_digest(ctx, adviser, list(current.values()), report))
     tally = ctx.executor.tally
-    report.booked, report.emailed, report.filed = (tally.done.get(k, 0) for k in ("book", "email", "file"))
+    report.booked, report.emailed, report.filed = tally.of("book"), tally.of("email"), tally.of("file")
+    report.letters = tally.of("file", "letter")
+    report.outcomes = tally.of("update", "outcome", "unanswered", "unreached")
     report.errors += tally.errors
     return report
 
@@ -279,7 +280,6 @@ def _reach_out(
                     actions.append(_email(ctx, adviser, f))
             else:
                 actions.append(_letter(ctx, adviser, f))
-                report.letters += 1
         except M3MailError as e:
             report.errors.append(f"{f.id}: {e}")
             log.error("%s: cannot prepare the message: %s", f.id, e, extra={"followup": f.id})

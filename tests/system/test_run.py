@@ -55,6 +55,27 @@ def test_a_dry_run_prints_the_actions_and_changes_nothing(settings: Path) -> Non
     assert tree_digest(settings.parent) == before  # no state, no calendar, no folder
 
 
+def summary_lines(out: str) -> list[str]:
+    """The run summary's table, whatever the run's label."""
+    return [line for line in out.splitlines() if not line.startswith(("[dry-run]", "run at", "dry run at"))]
+
+
+def test_a_dry_run_counts_what_the_real_run_then_does(settings: Path) -> None:
+    adviser = Adviser(settings.parent / "boites", CLAIRE)
+    for day, act in ((DAY, None), ("2026-11-27T21:00", "outcomes"), ("2026-11-30T10:00", "")):
+        if act:  # the advisers set outcomes: some calls answered, the others unanswered (letters for no email)
+            for n, call in enumerate(adviser.calls()):
+                adviser.set_outcome(call.key, "M+3 Satisfait" if n % 2 else "M+3 Injoignable")
+        dry = run_cli("run", "--settings", settings, "--today", day, "--dry-run")
+        real = run_cli("run", "--settings", settings, "--today", day)
+        assert dry.code == real.code == 0, dry.err + real.err
+        assert summary_lines(dry.out) == summary_lines(real.out), (dry.out, real.out)
+        claire = next(line.split() for line in summary_lines(real.out) if line.startswith(CLAIRE))
+        if act:
+            assert int(claire[2]) > 0 and int(claire[4]) > 0  # outcomes read, letters: not an idle pass
+    assert int(claire[3]) > 0  # the emails of the last pass, and their copies filed
+
+
 def test_status_json_lists_the_follow_ups_and_the_counts(settings: Path) -> None:
     run_cli("run", "--settings", settings, "--today", DAY)
     result = run_cli("status", "--settings", settings, "--json")
