@@ -160,7 +160,7 @@ class Executor:
         if isinstance(result, Pending):  # accepted, not visible yet: the next run looks again, quietly
             self.store.pending(action.key, self.clock(), str(result))
             self.tally.count(f"pending:{action.kind}")
-            log.info("%s pending: %s", action.describe(), result.detail, extra={"followup": fid})
+            log.debug("%s pending: %s", action.describe(), result.detail, extra={"followup": fid})
             return _FAILED
         if isinstance(result, M3MailError):
             self.store.failed(action.key, self.clock(), str(result))
@@ -170,14 +170,14 @@ class Executor:
             return _FAILED
         self.store.done(action.key, self.clock(), _summary(result), new, action.event, action.describe())
         self.tally.count(action.kind, action.event)
-        log.info("%s done", action.describe(), extra={"followup": fid})
+        log.debug("%s done", action.describe(), extra={"followup": fid})
         return new
 
     def _update(self, action: Update) -> FollowUp | None:
         assert action.new is not None
         self.store.save(action.new, self.clock(), action.event, action.detail)
         self.tally.count(action.kind, action.event)
-        log.info("%s", action.describe(), extra={"followup": action.new.id})
+        log.debug("%s", action.describe(), extra={"followup": action.new.id})
         return action.new
 
 

@@ -76,6 +76,14 @@ def test_a_dry_run_counts_what_the_real_run_then_does(settings: Path) -> None:
     assert int(claire[3]) > 0  # the emails of the last pass, and their copies filed
 
 
+def test_a_first_run_prints_a_few_lines_then_its_summary(settings: Path) -> None:
+    result = run_cli("run", "--settings", settings, "--today", DAY)
+    assert result.code == 0, result.err
+    assert len(result.err.splitlines()) <= 5, result.err  # no line per action: those are at -v
+    verbose = run_cli("-v", "run", "--settings", settings, "--today", "2026-11-26")
+    assert any(" done" in line for line in verbose.err.splitlines())
+
+
 def test_status_json_lists_the_follow_ups_and_the_counts(settings: Path) -> None:
     run_cli("run", "--settings", settings, "--today", DAY)
     result = run_cli("status", "--settings", settings, "--json")
@@ -129,7 +137,7 @@ def test_a_second_run_while_one_holds_the_lock_exits_7(settings: Path) -> None:
 
 
 def test_json_logs_carry_ids_and_no_client_data(settings: Path) -> None:
-    result = run_cli("--log-json", "run", "--settings", settings, "--today", DAY)
+    result = run_cli("-v", "--log-json", "run", "--settings", settings, "--today", DAY)  # per-action lines at -v
     lines = [json.loads(line) for line in result.err.splitlines() if line.startswith("{")]
     assert lines and any("followup" in line for line in lines)
     export = (settings.parent / "portefeuille.csv").read_text(encoding="utf-8-sig")
