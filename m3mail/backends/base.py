@@ -20,6 +20,11 @@ cannot be written); ``send`` may raise ``Pending`` (not a failure: the email was
 not visible yet; a later call with the same progress finds it). Nothing else escapes a backend.
 
 Times are aware datetimes; backends return them in any zone, the domain converts.
+
+Read-only (a dry run): ``ReadOnly(backend)`` is the one meaning of it, for every backend. Its reads go to the
+backend; every write (``create_call``, ``ensure_categories``, ``send``, ``file``, ``notify`` and their batch forms)
+raises ``BackendError`` before reaching it, so that nothing a dry run does can change a calendar or a mailbox.
+A backend built for it must also write nothing when built (the local backend's ``create=False``).
 """
 
 from __future__ import annotations
@@ -149,6 +154,53 @@ class Backend(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release what the backend holds (connections, file handles)."""
+
+
+class ReadOnly(Backend):
+    """A backend that only reads (see the module docstring): the dry run's."""
+
+    def __init__(self, inner: Backend):
+        self.inner, self.name, self.thread_safe = inner, inner.name, inner.thread_safe
+
+    def _refused(self, mailbox: str, operation: str) -> BackendError:
+        return BackendError(mailbox, operation, "refused: this backend is read-only (a dry run writes nothing)")
+
+    def events(self, adviser: str, start: datetime, end: datetime) -> list[CalendarEvent]:
+        return self.inner.events(adviser, start, end)
+
+    def calls(self, adviser: str, keys: Collection[str],
+              ids: Mapping[str, str] | None = None) -> dict[str, CalendarEvent]:  # fmt: skip
+        return self.inner.calls(adviser, keys, ids)
+
+    def availability(self, adviser: str) -> Availability:
+        return self.inner.availability(adviser)
+
+    def find_sent(self, adviser: str, key: str) -> SentMail | None:
+        return self.inner.find_sent(adviser, key)
+
+    def inbox(self, adviser: str, since: datetime) -> list[InboundMail]:
+        return self.inner.inbox(adviser, since)
+
+    def create_call(self, adviser: str, call: CallSpec, *, resume: bool = False) -> CalendarEvent:
+        raise self._refused(adviser, "create call")
+
+    def ensure_categories(self, adviser: str, colours: Mapping[str, str]) -> None:
+        raise self._refused(adviser, "create categories")
+
+    def send(self, adviser: str, mail: MailSpec, *, resume: bool = False, progress: Progress | None = None) -> SentMail:
+        raise self._refused(adviser, "send")
+
+    def file(self, mailbox: str, folder: tuple[str, ...], mail: MailSpec, *, resume: bool = False) -> str:
+        raise self._refused(mailbox, "file message")
+
+    def notify(self, adviser: str, mail: MailSpec, *, resume: bool = False) -> str:
+        raise self._refused(adviser, "notify")
+
+    def usage(self) -> dict[str, int]:
+        return self.inner.usage()
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 def _each(write: Callable[[T], R], items: Sequence[T]) -> list[R | BackendError]:

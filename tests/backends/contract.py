@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from m3mail.backends.base import CATEGORY_COLOURS, Backend
-from m3mail.errors import MailboxUnavailable
-from m3mail.models import CallSpec, InboundMail, MailSpec, SentMail
+from m3mail.backends.base import CATEGORY_COLOURS, Backend, Progress, ReadOnly
+from m3mail.errors import BackendError, MailboxUnavailable
+from m3mail.models import Availability, CalendarEvent, CallSpec, InboundMail, MailSpec, SentMail
 
 ADVISER = "conseillere@agence.fr"
 FILING = "archives@agence.fr"
@@ -227,3 +227,77 @@ class BackendContract:
         assert self.messages(backend, ADVISER, ("Sent",)) == [(subject, True)]
         (answer,) = backend.inbox(ADVISER, at(1, 0))
         assert answer.subject == f"RE: {subject}" and "Très bien, merci ! Zoé" in answer.text
+
+    # --- the forms the executor uses for two or more actions, and availability ---------------------------
+
+    def test_calls_created_together_are_one_event_each_and_resumable(self, backend: Backend) -> None:
+        specs = [call("F1.call.1", at(7, 16)), call("F2.call.1", at(7, 17)), call("F3.call.1", at(8, 10))]
+        first = backend.create_calls(ADVISER, [(c, False) for c in specs])
+        again = backend.create_calls(ADVISER, [(c, True) for c in specs])  # after a crash: found, not made again
+        assert all(isinstance(e, CalendarEvent) for e in first + again)
+        made = [(e.id, e.key, e.start, e.end, e.categories) for e in first if isinstance(e, CalendarEvent)]
+        assert made == [(e.id, e.key, e.start, e.end, e.categories) for e in again if isinstance(e, CalendarEvent)]
+        assert [(e.key, e.start) for e in first if isinstance(e, CalendarEvent)] == [(c.key, c.start) for c in specs]
+        assert sorted(e.key or "" for e in backend.events(ADVISER, at(7, 0), at(9, 0))) == [c.key for c in specs]
+
+    def test_emails_sent_together_are_sent_once_each(self, backend: Backend) -> None:
+        mails = [mail("F1.mail.1", "Votre contrat IARD"),
+                 mail("F2.mail.1", "Votre contrat Santé", to=("z@example.org",))]  # fmt: skip
+        first = backend.send_many(ADVISER, [(m, False, Progress()) for m in mails])
+        again = backend.send_many(ADVISER, [(m, True, Progress()) for m in mails])
+        assert all(isinstance(s, SentMail) for s in first)
+        assert [s.message_id for s in first if isinstance(s, SentMail)] == \
+            [s.message_id for s in again if isinstance(s, SentMail)]  # fmt: skip
+        assert len({s.message_id for s in first if isinstance(s, SentMail)}) == 2
+        assert sorted(self.messages(backend, ADVISER, ("Sent",))) == [("Votre contrat IARD", True),
+                                                                     ("Votre contrat Santé", True)]  # fmt: skip
+
+    def test_messages_filed_together_land_once_each_in_their_folders(self, backend: Backend) -> None:
+        other = ("Clients", "MARTIN Zoé (C2)")
+        items = [(CLIENT_FOLDER, mail("F1.file.1", "Compte rendu M+3")), (other, mail("F2.file.1", "Compte rendu M+3")),
+                 (CLIENT_FOLDER, mail("F1.file.2", "RE: Votre contrat IARD"))]  # fmt: skip
+        first = backend.file_many(FILING, [(folder, m, False) for folder, m in items])
+        again = backend.file_many(FILING, [(folder, m, True) for folder, m in items])
+        assert all(isinstance(i, str) and i for i in first) and first == again
+        assert sorted(self.messages(backend, FILING, CLIENT_FOLDER)) == [("Compte rendu M+3", True),
+                                                                        ("RE: Votre contrat IARD", True)]  # fmt: skip
+        assert self.messages(backend, FILING, other) == [("Compte rendu M+3", True)]
+
+    def test_a_mailbox_that_says_nothing_of_its_time_leaves_the_settings_to_decide(self, backend: Backend) -> None:
+        availability = backend.availability(ADVISER)
+        assert isinstance(availability, Availability)
+        assert availability.away == () and availability.problem == ""
+
+    # --- read-only: what a dry run uses ----------------------------------------------------------------------
+
+    def test_read_only_reads_and_refuses_every_write_before_it_reaches_the_backend(self, backend: Backend) -> None:
+        backend.create_call(ADVISER, call("F1.call.1"))
+        sent = backend.send(ADVISER, mail("F1.mail.1"))
+        backend.file(FILING, CLIENT_FOLDER, mail("F0.file.1", "Compte rendu M+3"))
+        backend.notify(ADVISER, mail("digest.1", "Relances du jour", to=(ADVISER,)))
+        before = (self.messages(backend, ADVISER, ("Sent",)), self.messages(backend, FILING, CLIENT_FOLDER),
+                  self.messages(backend, ADVISER, ("Inbox",)), self.category_names(backend, ADVISER))  # fmt: skip
+        reader = ReadOnly(backend)
+        assert [e.key for e in reader.events(ADVISER, at(7, 0), at(8, 0))] == ["F1.call.1"]
+        assert set(reader.calls(ADVISER, ["F1.call.1"])) == {"F1.call.1"}
+        found = reader.find_sent(ADVISER, "F1.mail.1")
+        assert found is not None and found.message_id == sent.message_id
+        writes = [
+            lambda: reader.create_call(ADVISER, call("F2.call.1", at(8, 10))),
+            lambda: reader.create_calls(ADVISER, [(call("F3.call.1", at(8, 11)), False)])[0],
+            lambda: reader.ensure_categories(ADVISER, CATEGORY_COLOURS),
+            lambda: reader.send(ADVISER, mail("F2.mail.1")),
+            lambda: reader.send_many(ADVISER, [(mail("F3.mail.1"), False, None)])[0],
+            lambda: reader.file(FILING, CLIENT_FOLDER, mail("F1.file.1")),
+            lambda: reader.file_many(FILING, [(CLIENT_FOLDER, mail("F1.file.2"), False)])[0],
+            lambda: reader.notify(ADVISER, mail("digest", to=(ADVISER,))),
+        ]
+        for write in writes:
+            try:
+                result = write()
+            except BackendError as e:
+                result = e
+            assert isinstance(result, BackendError) and "read-only" in str(result)
+        assert [e.key for e in backend.events(ADVISER, at(7, 0), at(9, 0))] == ["F1.call.1"]
+        assert before == (self.messages(backend, ADVISER, ("Sent",)), self.messages(backend, FILING, CLIENT_FOLDER),
+                          self.messages(backend, ADVISER, ("Inbox",)), self.category_names(backend, ADVISER))
