@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ from m3mail.logs import setup_logging
 from m3mail.models import DueFollowUp, RowIssue
 from m3mail.portfolio import ReadReport
 from m3mail.report import follow_up_rows as report_rows
-from m3mail.settings import Settings, load_settings
+from m3mail.settings import Settings, check_replay_day, load_settings
 
 if TYPE_CHECKING:  # msal and O365 load only for the Microsoft 365 commands
     from m3mail.backends.microsoft365.doctor import Diagnosis
@@ -43,12 +44,32 @@ class _Group(click.Group):
 
 
 def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    """A day, any day (``report --from/--to``)."""
     if value is None:
         return None
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date like 2026-11-25") from None
+        raise click.BadParameter(f"{value!r:.40} is not a date like 2026-11-25") from None
+
+
+def _replay_date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    """A day to act as if it were today (``--today``, ``complaint --on``), within check_replay_day's bounds."""
+    day = _date(ctx, param, value)
+    try:
+        return None if day is None else check_replay_day(day)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+def _when(text: str | None, settings: Settings) -> datetime:
+    """``--today`` of the job's commands, a date or a date-time (runner.parse_when); exit 2 when wrong."""
+    from m3mail import runner
+
+    try:
+        return runner.parse_when(text, settings)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'--today'") from None
 
 
 settings_option = click.option(
@@ -60,7 +81,7 @@ portfolio_option = click.option(
     help="The export to read instead of the one the settings name.",
 )  # fmt: skip
 today_option = click.option(
-    "--today", callback=_date, default=None, metavar="YYYY-MM-DD",
+    "--today", callback=_replay_date, default=None, metavar="YYYY-MM-DD",
     help="Act as if today were this day (default: today in the agency's time zone).",
 )  # fmt: skip
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
@@ -224,7 +245,7 @@ def run(ctx: click.Context, settings_path: Path, portfolio: Path | None, when: s
     from m3mail import runner
 
     settings = _load(settings_path, False)
-    summary = runner.run_once(settings, runner.parse_when(when, settings), dry_run=dry_run, portfolio=portfolio,
+    summary = runner.run_once(settings, _when(when, settings), dry_run=dry_run, portfolio=portfolio,
                               echo=click.echo, progress=_progress())  # fmt: skip
     _print_summary(summary)
     if summary.errors:
@@ -236,8 +257,9 @@ def run(ctx: click.Context, settings_path: Path, portfolio: Path | None, when: s
 
 @main.command()
 @settings_option
-@click.option("--every", default="15m", show_default=True, help="Interval between passes: 30s, 15m, 1h.")
-def serve(settings_path: Path, every: str) -> None:
+@click.option("--every", "interval", default="15m", show_default=True, callback=lambda _c, _p, v: _interval(v),
+              help="Interval between passes, from 1s to 24h: 30s, 15m, 1h.")  # fmt: skip
+def serve(settings_path: Path, interval: timedelta) -> None:
     """A pass now, then one at each interval, until SIGTERM or Ctrl-C (the action under way is finished)."""
     import signal
     import threading
@@ -245,11 +267,10 @@ def serve(settings_path: Path, every: str) -> None:
     from m3mail import runner
 
     settings = _load(settings_path, False)
-    interval = _interval(every)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    log.info("serving: a pass every %s; stop with SIGTERM or Ctrl-C", every)
+    log.info("serving: a pass every %s; stop with SIGTERM or Ctrl-C", interval)
 
     def one_pass() -> None:
         summary = runner.run_once(settings, runner.parse_when(None, settings), stop=stop, echo=click.echo)
@@ -267,10 +288,8 @@ def serve(settings_path: Path, every: str) -> None:
 @when_option
 def outcome(followup_id: str, outcome: str, note: str, settings_path: Path, when: str | None) -> None:
     """Record a call's OUTCOME (Satisfait, Besoin, Question, Changement, Réclamation, Injoignable)."""
-    from m3mail import runner
-
     settings = _load(settings_path, False)
-    f = service.record_outcome(settings, followup_id, outcome, note, runner.parse_when(when, settings))
+    f = service.record_outcome(settings, followup_id, outcome, note, _when(when, settings))
     click.echo(f"{f.id}: {f.state.value}" + (f" ({f.outcome.value})" if f.outcome else ""))
 
 
@@ -278,7 +297,7 @@ def outcome(followup_id: str, outcome: str, note: str, settings_path: Path, when
 @click.argument("followup_id")
 @click.option("--acknowledged", "step", flag_value="acknowledged", help="The complaint was acknowledged.")
 @click.option("--answered", "step", flag_value="answered", help="The complaint was answered.")
-@click.option("--on", "day", callback=_date, default=None, metavar="YYYY-MM-DD", help="When (default: today).")
+@click.option("--on", "day", callback=_replay_date, default=None, metavar="YYYY-MM-DD", help="When (default: today).")
 @settings_option
 def complaint(followup_id: str, step: str | None, day: date | None, settings_path: Path) -> None:
     """Mark a complaint (M+3 Réclamation) acknowledged or answered: its due date stops being shown."""
@@ -394,19 +413,24 @@ def report(settings_path: Path, html_path: Path | None, csv_path: Path | None, s
     """The per-adviser report: an HTML page with a chart, and a CSV."""
     if html_path is None and csv_path is None:
         raise click.UsageError("say where to write the report: --html FILE and/or --csv FILE")
+    if start and end and start > end:
+        raise click.BadParameter(f"{start} comes after --to {end}", param_hint="'--from'")
     settings = _load(settings_path, False)
     for path in service.write_report(settings, html_path, csv_path, start, end):
         click.echo(f"wrote {path}")
 
 
+_EVERY = re.compile(r"(\d{1,5})([smh])")
+_UNIT = {"s": 1, "m": 60, "h": 3600}
+
+
 def _interval(text: str) -> timedelta:
-    units = {"s": 1, "m": 60, "h": 3600}
-    try:
-        seconds = float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
-    except (ValueError, IndexError):
-        raise click.BadParameter(f"{text!r} is not an interval like 30s, 15m or 1h") from None
-    if seconds < 1:
-        raise click.BadParameter("the interval must be at least 1 second")
+    """``--every``: whole seconds, minutes or hours (30s, 15m, 1h), from 1s to 24h; not nan, inf, 0 or -5m."""
+    found = _EVERY.fullmatch(text.strip())
+    seconds = int(found[1]) * _UNIT[found[2]] if found else 0
+    if not 1 <= seconds <= 86400:
+        raise click.BadParameter(f"{text!r:.40} is not an interval: a whole number and s, m or h (30s, 15m, 1h), "
+                                 "from 1s to 24h")  # fmt: skip
     return timedelta(seconds=seconds)
 
 

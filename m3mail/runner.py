@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from filelock import FileLock, Timeout
 
-from m3mail.backends.base import Backend
+from m3mail.backends.base import Backend, ReadOnly
 from m3mail.errors import BackendError, LockBusy, M3MailError, PortfolioError, StateError
 from m3mail.executor import Clock, Executor, SendingLimit
 from m3mail.pipeline import AdviserReport, Context, adviser_pass
@@ -53,17 +53,21 @@ class RunSummary:
 
 
 def make_backend(settings: Settings, clock: Clock, *, read_only: bool = False) -> Backend:
-    """The backend the settings name; ``read_only`` (a dry run) writes nothing, not even missing folders."""
+    """The backend the settings name; ``read_only`` (a dry run): reads only (m3mail.backends.base.ReadOnly),
+    and built without writing anything, not even the missing folders."""
     if settings.backend == "microsoft365":
         from m3mail.backends.microsoft365 import make_microsoft365
 
-        return make_microsoft365(settings)
-    from m3mail.backends.local import LocalBackend
+        backend: Backend = make_microsoft365(settings)
+    else:
+        from m3mail.backends.local import LocalBackend
 
-    mailboxes = [a.email for a in settings.advisers] + ([settings.filing.mailbox] if settings.filing.mailbox else [])
-    zones = {a.email: a.timezone for a in settings.advisers}  # each calendar in its adviser's zone
-    return LocalBackend(settings.local.root, mailboxes, settings.timezone, zones=zones, clock=clock,
-                        create=not read_only)  # fmt: skip
+        filing = [settings.filing.mailbox] if settings.filing.mailbox else []
+        mailboxes = [a.email for a in settings.advisers] + filing
+        zones = {a.email: a.timezone for a in settings.advisers}  # each calendar in its adviser's zone
+        backend = LocalBackend(settings.local.root, mailboxes, settings.timezone, zones=zones, clock=clock,
+                               create=not read_only)  # fmt: skip
+    return ReadOnly(backend) if read_only else backend
 
 
 def run_once(settings: Settings, now: datetime, *, backend: Backend | None = None, dry_run: bool = False,
@@ -75,6 +79,8 @@ def run_once(settings: Settings, now: datetime, *, backend: Backend | None = Non
         own_backend = backend is None
         clock = clock or (lambda: now)
         backend = backend or make_backend(settings, clock, read_only=dry_run)
+        if dry_run and not isinstance(backend, ReadOnly):
+            backend = ReadOnly(backend)
         try:
             executor = Executor(backend, store, clock, dry_run=dry_run, stop=stop, echo=echo,
                                 limit=SendingLimit(settings.email.per_minute, clock, sleep))  # fmt: skip
@@ -194,16 +200,21 @@ def _advisers(ctx: Context, summary: RunSummary, stop: threading.Event | None,
 
 
 def parse_when(text: str | None, settings: Settings) -> datetime:
-    """``--today``: a date (the run is then at 08:00 in the agency's zone) or an ISO date-time."""
+    """``--today``: a date (the run is then at 08:00 in the agency's zone) or an ISO date-time, within the
+    bounds of ``check_replay_day``. ValueError says what is wrong (the CLI names the option: exit 2)."""
+    from m3mail.settings import check_replay_day
+
     zone = ZoneInfo(settings.timezone)
     if text is None:
         return datetime.now(zone)
     try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), datetime.min.time(), zone).replace(hour=8)
-        moment = datetime.fromisoformat(text)
+        moment = datetime.combine(date.fromisoformat(text), datetime.min.time(), zone).replace(hour=8)
     except ValueError:
-        raise M3MailError(f"--today {text!r}: expected a date (2026-11-25) or a date-time (2026-11-25T14:30)") from None
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{text!r:.40} is not a date (2026-11-25) or a date-time (2026-11-25T14:30)") from None
+    check_replay_day(moment.date())
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 

@@ -5,6 +5,7 @@ msal and O365 are imported in this package and nowhere else in m3mail.
 from __future__ import annotations
 
 import os
+import re
 from typing import TYPE_CHECKING
 
 from m3mail.errors import SettingsError, SettingsProblem
@@ -29,9 +30,12 @@ def make_microsoft365(settings: Settings) -> Microsoft365Backend:
     else:
         credential = os.environ.get(m.client_secret_env, "")
         if not credential:
+            # named only when it reads as a variable name by convention (capitals, digits, _): a value of
+            # any other shape may be the secret itself, typed in the wrong place, and is never echoed
+            shown = m.client_secret_env if re.fullmatch(r"[A-Z_][A-Z0-9_]*", m.client_secret_env) else "it names"
             problem = SettingsProblem("microsoft365.client_secret_env",
-                                      f"the environment variable {m.client_secret_env} is not set (it holds the "
-                                      "client secret; or set certificate_key and certificate_thumbprint)")  # fmt: skip
+                                      f"the environment variable {shown} is not set (it holds the client secret; "
+                                      "or set certificate_key and certificate_thumbprint)")  # fmt: skip
             raise SettingsError("settings", [problem])
     access = GraphAccess(m.tenant_id, m.client_id, credential, graph_url=m.graph_url, authority_url=m.authority_url,
                          ca_bundle=str(m.ca_bundle) if m.ca_bundle else None)  # fmt: skip
