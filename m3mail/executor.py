@@ -104,16 +104,8 @@ class Executor:
     def _perform(self, group: list[Action]) -> list[FollowUp | None | object]:
         """Run one group (one action, or several of a batched kind for one mailbox): each one's new
         follow-up, None (nothing changes) or _FAILED."""
-        if self.dry_run:  # what a real run would do, printed and counted as done: the summary says the same
-            outcomes: list[FollowUp | None | object] = []
-            for action in group:
-                if not isinstance(action, Update) and self.store.action_status(action.key) == "done":
-                    outcomes.append(None)
-                    continue
-                self.echo(f"[dry-run] {action.describe()}")
-                self.tally.count(action.kind, action.event)
-                outcomes.append(action.after(action.simulated(self.clock()), self.clock()))
-            return outcomes
+        if self.dry_run:
+            return self._pretend(group)
         if isinstance(group[0], Update):
             return [self._update(a) for a in group if isinstance(a, Update)]
         outcomes: list[FollowUp | None | object] = [None] * len(group)
@@ -133,6 +125,19 @@ class Executor:
         results = self._call([a for _i, a, _r in todo], [again for _i, _a, again in todo])
         for (i, action, _again), result in zip(todo, results, strict=True):
             outcomes[i] = self._record(action, result)
+        return outcomes
+
+    def _pretend(self, group: list[Action]) -> list[FollowUp | None | object]:
+        """A dry run: what a real run would do, printed and counted as done, so that the summary says the same;
+        the backend is taken to answer as it would (Action.simulated)."""
+        outcomes: list[FollowUp | None | object] = []
+        for action in group:
+            if not isinstance(action, Update) and self.store.action_status(action.key) == "done":
+                outcomes.append(None)
+                continue
+            self.echo(f"[dry-run] {action.describe()}")
+            self.tally.count(action.kind, action.event)
+            outcomes.append(action.after(action.simulated(self.clock()), self.clock()))
         return outcomes
 
     def _call(self, actions: list[Action], resume: list[bool]) -> list[object]:

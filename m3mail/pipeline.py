@@ -127,10 +127,8 @@ def _observe(
     rules = process_rules(ctx.settings, adviser)
     booked = {f.call_key: f.call_id for f in follow_ups if f.state is State.BOOKED}
     calls = ctx.backend.calls(adviser.email, list(booked), booked) if booked else {}
-    awaiting = [f for f in follow_ups if f.emailed_at and (f.state is State.EMAILED or _unfiled_replies(f))]
-    inbox = (
-        ctx.backend.inbox(adviser.email, min(f.emailed_at for f in awaiting) - timedelta(days=1)) if awaiting else []
-    )
+    emailed = [f.emailed_at for f in follow_ups if f.emailed_at and (f.state is State.EMAILED or _unfiled_replies(f))]
+    inbox = ctx.backend.inbox(adviser.email, min(emailed) - timedelta(days=1)) if emailed else []
     actions: list[Action] = []
     for f in follow_ups:
         steps = [fu.honour_opt_out(f, ctx.store.refuses(f.client), ctx.now)]

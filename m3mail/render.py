@@ -165,6 +165,10 @@ class ContractView:
                    len(c.claims), len(c.questions))  # fmt: skip
 
 
+def _minimised(follow_ups: tuple[FollowUp, ...]) -> tuple[FollowUp, ...]:
+    return tuple(minimised(f) for f in follow_ups)
+
+
 def minimised(f: FollowUp) -> FollowUp:
     """The follow-up with the claim and question texts of its health contracts removed."""
     kept = tuple(replace(c, claims=(), questions=()) if c.type.is_health else c for c in f.contracts)
@@ -266,9 +270,10 @@ class Renderer:
         return self._document("record.html.j2", self._context(f, adviser, now=now, status=status_label(f)))
 
     def digest(self, adviser: AdviserSettings, day: date, items: DigestItems) -> Rendered:
-        safe = {name: tuple(minimised(f) for f in getattr(items, name))
-                for name in ("overdue", "letters", "complaints", "bounces", "others")}  # fmt: skip
-        context = {**self._common(adviser), "day": day, "items": replace(items, **safe)}
+        safe = replace(items, overdue=_minimised(items.overdue), letters=_minimised(items.letters),
+                       complaints=_minimised(items.complaints), bounces=_minimised(items.bounces),
+                       others=_minimised(items.others))  # fmt: skip
+        context = {**self._common(adviser), "day": day, "items": safe}
         return self._document("digest.html.j2", context)
 
     # --- the machinery ---------------------------------------------------------------------------------
@@ -308,8 +313,8 @@ class Renderer:
             ctx = template.new_context(dict(context))
             try:
                 html = self._env.concat(template.root_render_func(ctx))
-                blocks = {b: self._env.concat(ctx.blocks[b][0](ctx))
-                          for b in ("subject", "message") if b in ctx.blocks}  # fmt: skip
+                blocks: dict[str, str] = {b: self._env.concat(ctx.blocks[b][0](ctx))
+                                          for b in ("subject", "message") if b in ctx.blocks}  # fmt: skip
             except Exception:
                 # As Template.render does: give the traceback the templates' own file names and lines.
                 self._env.handle_exception()

@@ -286,7 +286,7 @@ class LocalBackend(Backend):
             return path.read_bytes()
         except FileNotFoundError as e:
             if not self.create:
-                return self._new_calendar(self.zone(adviser)).to_ical()
+                return bytes(self._new_calendar(self.zone(adviser)).to_ical())
             raise MailboxUnavailable(adviser, "open calendar", f"no calendar at {path}") from e
 
     def _parse(self, adviser: str, raw: bytes) -> Calendar:
@@ -544,4 +544,4 @@ def _key_of(component: Component) -> str | None:
 def _find_call(cal: Calendar, key: str) -> Component | None:
     matches = [c for c in cal.walk("VEVENT") if _key_of(c) == key]
     masters = [c for c in matches if "RECURRENCE-ID" not in c]
-    return (masters or matches or [None])[0]
+    return next(iter(masters or matches), None)

@@ -47,7 +47,7 @@ def _holidays(subdivision: str, year: int) -> frozenset[date]:
     """The public holidays of one subdivision and year: `holidays` recomputes Easter and the rest on each
     call, and a run asks about the same few (subdivision, year) pairs thousands of times."""
     try:
-        found = holidays.France(subdiv=subdivision or None, years=year)
+        found = holidays.country_holidays("FR", subdiv=subdivision or None, years=year)
     except NotImplementedError:  # how `holidays` reports an unknown subdivision
         raise ValueError(f"{subdivision!r} is not a subdivision of France in the holidays package") from None
     return frozenset(found)

@@ -456,7 +456,7 @@ def _history(db: sqlite3.Connection, fid: str, at: datetime, event: str, detail:
                (fid, at.isoformat(timespec="seconds"), event, detail))  # fmt: skip
 
 
-def _from_v1(row: tuple) -> FollowUp:
+def _from_v1(row: tuple[Any, ...]) -> FollowUp:
     """A schema 1 follow-up (ids and dates only) as a schema 2 one."""
     fid, client_id, adviser, _contracts, due, start, end, priority, state, created, _last = row
     v1_states = {"done": State.DONE, "missed": State.MISSED, "cancelled": State.CANCELLED, "opted_out": State.OPTED_OUT}

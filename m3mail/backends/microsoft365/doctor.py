@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from m3mail.backends.base import CATEGORY_COLOURS
 from m3mail.backends.microsoft365.backend import Microsoft365Backend, Request
@@ -80,12 +81,12 @@ def diagnose(backend: Microsoft365Backend, advisers: Sequence[str], filing: tupl
         if progress is not None:
             progress(mailbox)
         probes: list[tuple[str, Callable[[], str]]] = [
-            ("calendar read", lambda m=mailbox: _read_calendar(backend, m, now)),
-            ("calendar write", lambda m=mailbox: _write_calendar(backend, m, now)),
-            ("mail send", lambda m=mailbox: _send_to_self(backend, m)),
-            ("folder creation", lambda m=mailbox: _folder(backend, m, root)),
-            ("categories", lambda m=mailbox: _categories(backend, m)),
-            ("mailbox settings", lambda m=mailbox: _settings(backend, m)),
+            ("calendar read", partial(_read_calendar, backend, mailbox, now)),
+            ("calendar write", partial(_write_calendar, backend, mailbox, now)),
+            ("mail send", partial(_send_to_self, backend, mailbox)),
+            ("folder creation", partial(_folder, backend, mailbox, root)),
+            ("categories", partial(_categories, backend, mailbox)),
+            ("mailbox settings", partial(_settings, backend, mailbox)),
         ]
         checks = diagnosis.mailboxes[mailbox] = []
         for name, probe in probes:
