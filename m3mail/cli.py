@@ -27,7 +27,11 @@ from m3mail.report import follow_up_rows as report_rows
 from m3mail.settings import Settings, check_replay_day, load_settings
 
 if TYPE_CHECKING:  # msal and O365 load only for the Microsoft 365 commands
+    from collections.abc import Callable
+
     from m3mail.backends.microsoft365.doctor import Diagnosis
+    from m3mail.report import AdviserStatus
+    from m3mail.runner import RunSummary
 
 log = logging.getLogger("m3mail")
 
@@ -434,7 +438,7 @@ def _interval(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _progress():
+def _progress() -> Callable[[int, int, str], None] | None:
     """A progress line per adviser on a terminal; nothing in a service (stderr not a terminal)."""
     if not sys.stderr.isatty():
         return None
@@ -448,7 +452,7 @@ def _progress():
     return step
 
 
-def _print_summary(summary) -> None:
+def _print_summary(summary: RunSummary) -> None:
     label = "dry run" if summary.dry_run else "run"
     click.echo(f"{label} at {summary.now.isoformat(timespec='minutes')}: {summary.started} follow-up(s) started"
                + (f", {summary.rejected_rows} export row(s) rejected" if summary.rejected_rows else ""))  # fmt: skip
@@ -471,7 +475,7 @@ def _print_summary(summary) -> None:
             click.echo(f"error: {adviser}: {error}", err=True)
 
 
-def _print_statuses(statuses) -> None:
+def _print_statuses(statuses: list[AdviserStatus]) -> None:
     from rich.console import Console
     from rich.table import Table
 

@@ -18,8 +18,8 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
 from email_validator import EmailNotValidError, validate_email
+from holidays.countries.france import France
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -356,7 +356,7 @@ class AdviserSettings(_Section):
     def _subdivision(cls, value: str) -> str:
         if not value:
             return value
-        known = set(holidays.France.subdivisions) | set(getattr(holidays.France, "subdivisions_aliases", {}))
+        known = set(France.subdivisions) | set(getattr(France, "subdivisions_aliases", {}))
         if value not in known:
             raise ValueError(f"{value!r} is not a French subdivision; use '' (metropolitan France), '57' (Moselle), "
                              "'6AE' (Alsace), '971', '972', '973', '974', '976' (overseas departments)...")

@@ -61,16 +61,18 @@ class _PinnedVerify(requests.Session):
         super().__init__()
         self.verify = verify
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if kwargs.get("verify") is None:
             kwargs["verify"] = self.verify
-        return super().request(method, url, *args, **kwargs)
+        return super().request(method if isinstance(method, str) else method.decode(), url, *args, **kwargs)
 
 
 class GraphConnection(Connection):
     """O365's connection, with msal built from ``access`` and a fresh token before every request."""
 
     access: GraphAccess
+    _msal_client: ConfidentialClientApplication | None  # O365's Connection sets both, untyped
+    session: requests.Session | None
 
     @property
     def msal_client(self) -> ConfidentialClientApplication:
@@ -91,9 +93,9 @@ class GraphConnection(Connection):
             raise PermissionError(f"the sign-in service at {self.access.authority} failed: {e}") from None
         if "access_token" not in result:
             raise PermissionError(f"{result.get('error')}: {result.get('error_description', '')}".strip())
-        return result["access_token"]
+        return str(result["access_token"])
 
-    def oauth_request(self, url: str, method: str, **kwargs: Any):
+    def oauth_request(self, url: str, method: str, **kwargs: Any) -> requests.Response:
         token = self.token()
         if self.session is None:
             self.session = self.get_session()
@@ -102,7 +104,8 @@ class GraphConnection(Connection):
             kwargs.setdefault("verify", self.access.ca_bundle)
         # Not O365's oauth_request: it takes a first 401/403 for an expired token and "refreshes" it by asking
         # msal with no scopes, which crashes. The token above is fresh from msal, so a 40x is Graph's answer.
-        return self._internal_request(self.session, url, method, ignore40x=False, **kwargs)
+        response: requests.Response = self._internal_request(self.session, url, method, ignore40x=False, **kwargs)
+        return response
 
 
 class _Account(Account):
