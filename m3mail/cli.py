@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from m3mail import __version__, service
-from m3mail.errors import M3MailError, SettingsError
+from m3mail.errors import M3MailError, RunIncomplete, SettingsError, TenantProblems
 from m3mail.logs import setup_logging
 from m3mail.models import DueFollowUp, RowIssue
 from m3mail.portfolio import ReadReport
@@ -243,8 +243,7 @@ when_option = click.option(
 @portfolio_option
 @when_option
 @click.option("--dry-run", is_flag=True, help="Print the actions this run would take; change nothing.")
-@click.pass_context
-def run(ctx: click.Context, settings_path: Path, portfolio: Path | None, when: str | None, dry_run: bool) -> None:
+def run(settings_path: Path, portfolio: Path | None, when: str | None, dry_run: bool) -> None:
     """One pass of the whole job: import, select, book, read outcomes, email, file, remind."""
     from m3mail import runner
 
@@ -253,10 +252,9 @@ def run(ctx: click.Context, settings_path: Path, portfolio: Path | None, when: s
                               echo=click.echo, progress=_progress())  # fmt: skip
     _print_summary(summary)
     if summary.errors:
-        if settings.backend == "microsoft365":
-            click.echo(f"what each mailbox permits, and what to fix: m3mail doctor --settings {settings_path}",
-                       err=True)  # fmt: skip
-        ctx.exit(8)
+        advice = f"; what each mailbox permits: m3mail doctor --settings {settings_path}" \
+            if settings.backend == "microsoft365" else ""  # fmt: skip
+        raise RunIncomplete(f"{summary.errors} problem(s), listed above; the next run tries again{advice}")
 
 
 @main.command()
@@ -316,11 +314,11 @@ def complaint(followup_id: str, step: str | None, day: date | None, settings_pat
 @main.command()
 @settings_option
 @json_option
-@click.pass_context
-def doctor(ctx: click.Context, settings_path: Path, as_json: bool) -> None:
+def doctor(settings_path: Path, as_json: bool) -> None:
     """Check that m3mail may do in each adviser's mailbox what a run does; say what to fix (exit 10 if not)."""
     settings = _load(settings_path, as_json)
-    if settings.backend != "microsoft365":
+    found = service.diagnose(settings, progress=lambda m: click.echo(f"checking {m}...", err=True))
+    if found is None:  # the local backend: nothing to ask a tenant
         root = settings.local.root
         ok = root.is_dir() or not root.exists()
         if as_json:
@@ -329,24 +327,14 @@ def doctor(ctx: click.Context, settings_path: Path, as_json: bool) -> None:
             click.echo(f"local backend: calendars and mailboxes under {root}: "
                        + ("ok" if ok else "not a folder: fix [local] root"))  # fmt: skip
         if not ok:
-            ctx.exit(10)
+            raise TenantProblems(f"{root} is not a folder")
         return
-    from m3mail.backends.microsoft365 import make_microsoft365
-    from m3mail.backends.microsoft365.doctor import diagnose
-
-    backend = make_microsoft365(settings)
-    filing = (settings.filing.mailbox, settings.filing.root) if settings.filing.mailbox else None
-    try:
-        found = diagnose(backend, [a.email for a in settings.advisers], filing,
-                         progress=lambda m: click.echo(f"checking {m}...", err=True))  # fmt: skip
-    finally:
-        backend.close()
     if as_json:
         click.echo(json.dumps(found.as_json(), ensure_ascii=False, indent=2))
     else:
         _print_diagnosis(found)
     if found.problems:
-        ctx.exit(10)
+        raise TenantProblems(f"{found.problems} problem(s) to fix, listed above")
 
 
 def _print_diagnosis(m: Diagnosis) -> None:

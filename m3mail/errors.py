@@ -7,6 +7,9 @@ traceback, and exits with its ``exit_code``.
     ├── StateError              exit 5: the state database cannot be opened or has an unknown schema
     ├── InitError               exit 6: ``m3mail init`` would overwrite files
     ├── LockBusy                exit 7: another run holds the lock
+    ├── RunIncomplete           exit 8: the run finished, but some actions failed or the export was unreadable
+    │                           (each listed; the follow-ups under way went on; the next run tries again)
+    ├── TenantProblems          exit 10: ``doctor`` found something to fix in the tenant (each check printed)
     ├── TemplateError           a template cannot be rendered: names the template and line; that follow-up waits
     └── BackendError            a calendar or mailbox operation failed: names the mailbox and the operation;
         │                       ``retryable`` when trying again later may succeed (throttling, 5xx, a reset);
@@ -65,6 +68,14 @@ class InitError(M3MailError):
 
 class LockBusy(M3MailError):
     exit_code = 7
+
+
+class RunIncomplete(M3MailError):
+    exit_code = 8
+
+
+class TenantProblems(M3MailError):
+    exit_code = 10
 
 
 class TemplateError(M3MailError):

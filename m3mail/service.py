@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from m3mail.errors import InitError, M3MailError, StateError
@@ -26,6 +27,9 @@ from m3mail.settings import AdviserSettings, Settings, selection_rules
 from m3mail.state import StateStore
 from m3mail.state.backups import backups, restore
 
+if TYPE_CHECKING:  # msal and O365 load only for the Microsoft 365 commands
+    from m3mail.backends.microsoft365.doctor import Diagnosis
+
 log = logging.getLogger("m3mail")
 
 SETTINGS_NAME = "m3mail.toml"
@@ -35,6 +39,24 @@ EXPORT_NAME = "portefeuille.csv"
 def today_in(settings: Settings) -> date:
     """Today in the agency's time zone (a run at 00:30 in Paris is already tomorrow's run)."""
     return datetime.now(ZoneInfo(settings.timezone)).date()
+
+
+# --- the tenant ---------------------------------------------------------------------------------------------
+
+
+def diagnose(settings: Settings, progress: Callable[[str], None] | None = None) -> Diagnosis | None:
+    """What each adviser's mailbox permits (``m3mail doctor``); None for the local backend, which has no tenant."""
+    if settings.backend != "microsoft365":
+        return None
+    from m3mail.backends.microsoft365 import make_microsoft365
+    from m3mail.backends.microsoft365.doctor import diagnose as diagnose_tenant
+
+    backend = make_microsoft365(settings)
+    filing = (settings.filing.mailbox, settings.filing.root) if settings.filing.mailbox else None
+    try:
+        return diagnose_tenant(backend, [a.email for a in settings.advisers], filing, progress=progress)
+    finally:
+        backend.close()
 
 
 # --- the state ------------------------------------------------------------------------------------------
