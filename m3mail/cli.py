@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -18,20 +17,21 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from m3mail import __version__, service
+from m3mail import __version__, commands
 from m3mail.errors import M3MailError, RunIncomplete, SettingsError, TenantProblems
 from m3mail.logs import setup_logging
 from m3mail.models import DueFollowUp, RowIssue
 from m3mail.portfolio import ReadReport
 from m3mail.report import follow_up_rows as report_rows
-from m3mail.settings import Settings, check_replay_day, load_settings
+from m3mail.settings import Settings, load_settings
+from m3mail.when import check_replay_day, parse_interval, parse_when
 
 if TYPE_CHECKING:  # msal and O365 load only for the Microsoft 365 commands
     from collections.abc import Callable
 
     from m3mail.backends.microsoft365.doctor import Diagnosis
+    from m3mail.job import RunSummary
     from m3mail.report import AdviserStatus
-    from m3mail.runner import RunSummary
 
 log = logging.getLogger("m3mail")
 
@@ -67,11 +67,9 @@ def _replay_date(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 def _when(text: str | None, settings: Settings) -> datetime:
-    """``--today`` of the job's commands, a date or a date-time (runner.parse_when); exit 2 when wrong."""
-    from m3mail import runner
-
+    """``--today`` of the job's commands, a date or a date-time (m3mail.when); exit 2 when wrong."""
     try:
-        return runner.parse_when(text, settings)
+        return parse_when(text, settings)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="'--today'") from None
 
@@ -108,7 +106,7 @@ def main(verbose: bool, quiet: bool, log_json: bool) -> None:
 @today_option
 def init(folder: Path, force: bool, today: date | None) -> None:
     """Write a ready working folder: commented settings and a sample export around today."""
-    written = service.init_folder(folder, today or date.today(), force=force)
+    written = commands.init_folder(folder, today or date.today(), force=force)
     for path in written:
         click.echo(f"wrote {path}")
     click.echo(f"next: m3mail check --settings {written[0]}   then: m3mail due --settings {written[0]}")
@@ -125,8 +123,8 @@ def check(settings_path: Path, portfolio: Path | None, today: date | None, as_js
     Rejected rows are listed and do not make the command fail; invalid settings do (exit 3).
     """
     settings = _load(settings_path, as_json)
-    day = today or service.today_in(settings)
-    result = service.check_portfolio(settings, day, portfolio)
+    day = today or commands.today_in(settings)
+    result = commands.check_portfolio(settings, day, portfolio)
     report = result.report
     if as_json:
         click.echo(json.dumps(_report_json(report) | {"due": result.due}, ensure_ascii=False, indent=2))
@@ -154,8 +152,8 @@ def check(settings_path: Path, portfolio: Path | None, today: date | None, as_js
 def due(settings_path: Path, portfolio: Path | None, today: date | None, missed: bool, as_json: bool) -> None:
     """The clients due for their M+3 follow-up today, highest priority first."""
     settings = _load(settings_path, as_json)
-    day = today or service.today_in(settings)
-    result = service.find_due(settings, day, portfolio, missed=missed)
+    day = today or commands.today_in(settings)
+    result = commands.find_due(settings, day, portfolio, missed=missed)
     follow_ups = result.selection.missed if missed else result.selection.due
     if result.report.rejected:
         log.warning("rows of the export rejected: %d ('m3mail check' lists them)", len(result.report.rejected))
@@ -245,10 +243,10 @@ when_option = click.option(
 @click.option("--dry-run", is_flag=True, help="Print the actions this run would take; change nothing.")
 def run(settings_path: Path, portfolio: Path | None, when: str | None, dry_run: bool) -> None:
     """One pass of the whole job: import, select, book, read outcomes, email, file, remind."""
-    from m3mail import runner
+    from m3mail import job
 
     settings = _load(settings_path, False)
-    summary = runner.run_once(settings, _when(when, settings), dry_run=dry_run, portfolio=portfolio,
+    summary = job.run_once(settings, _when(when, settings), dry_run=dry_run, portfolio=portfolio,
                               echo=click.echo, progress=_progress())  # fmt: skip
     _print_summary(summary)
     if summary.errors:
@@ -266,7 +264,8 @@ def serve(settings_path: Path, interval: timedelta) -> None:
     import signal
     import threading
 
-    from m3mail import runner
+    from m3mail import job
+    from m3mail.serve import serve as loop
 
     settings = _load(settings_path, False)
     stop = threading.Event()
@@ -275,10 +274,10 @@ def serve(settings_path: Path, interval: timedelta) -> None:
     log.info("serving: a pass every %s; stop with SIGTERM or Ctrl-C", interval)
 
     def one_pass() -> None:
-        summary = runner.run_once(settings, runner.parse_when(None, settings), stop=stop, echo=click.echo)
+        summary = job.run_once(settings, parse_when(None, settings), stop=stop, echo=click.echo)
         _print_summary(summary)
 
-    runner.serve(interval, stop, run=one_pass)
+    loop(interval, stop, run=one_pass)
     log.info("stopped")
 
 
@@ -291,7 +290,7 @@ def serve(settings_path: Path, interval: timedelta) -> None:
 def outcome(followup_id: str, outcome: str, note: str, settings_path: Path, when: str | None) -> None:
     """Record a call's OUTCOME (Satisfait, Besoin, Question, Changement, Réclamation, Injoignable)."""
     settings = _load(settings_path, False)
-    f = service.record_outcome(settings, followup_id, outcome, note, _when(when, settings))
+    f = commands.record_outcome(settings, followup_id, outcome, note, _when(when, settings))
     click.echo(f"{f.id}: {f.state.value}" + (f" ({f.outcome.value})" if f.outcome else ""))
 
 
@@ -306,7 +305,7 @@ def complaint(followup_id: str, step: str | None, day: date | None, settings_pat
     if step is None:
         raise click.UsageError("say --acknowledged or --answered")
     settings = _load(settings_path, False)
-    f = service.mark_complaint(settings, followup_id, step, day or service.today_in(settings))
+    f = commands.mark_complaint(settings, followup_id, step, day or commands.today_in(settings))
     acknowledged, answered = f.complaint_acknowledged or "-", f.complaint_answered or "-"
     click.echo(f"{f.id}: complaint acknowledged {acknowledged}, answered {answered}")
 
@@ -317,7 +316,7 @@ def complaint(followup_id: str, step: str | None, day: date | None, settings_pat
 def doctor(settings_path: Path, as_json: bool) -> None:
     """Check that m3mail may do in each adviser's mailbox what a run does; say what to fix (exit 10 if not)."""
     settings = _load(settings_path, as_json)
-    found = service.diagnose(settings, progress=lambda m: click.echo(f"checking {m}...", err=True))
+    found = commands.diagnose(settings, progress=lambda m: click.echo(f"checking {m}...", err=True))
     if found is None:  # the local backend: nothing to ask a tenant
         root = settings.local.root
         ok = root.is_dir() or not root.exists()
@@ -359,7 +358,7 @@ def _print_diagnosis(m: Diagnosis) -> None:
 def status(settings_path: Path, as_json: bool) -> None:
     """Per adviser: due, booked, done by outcome, emailed, letters, replied, missed, cancelled, rejected, errors."""
     settings = _load(settings_path, as_json)
-    statuses, follow_ups = service.status(settings)
+    statuses, follow_ups = commands.status(settings)
     if as_json:
         data = {"advisers": [s.as_dict() for s in statuses],
                 "followups": [vars(r) for r in report_rows(follow_ups)]}  # fmt: skip
@@ -390,7 +389,7 @@ def restore(backup: str | None, settings_path: Path) -> None:
         if not found:
             click.echo(f"no backup of {settings.state.name} in {settings.backups.folder}", err=True)
         return
-    used, aside = service.restore_backup(settings, backup, datetime.now())
+    used, aside = commands.restore_backup(settings, backup, datetime.now())
     click.echo(f"{settings.state} restored from {used}" + (f"; the state it replaced is {aside}" if aside else ""))
 
 
@@ -408,22 +407,16 @@ def report(settings_path: Path, html_path: Path | None, csv_path: Path | None, s
     if start and end and start > end:
         raise click.BadParameter(f"{start} comes after --to {end}", param_hint="'--from'")
     settings = _load(settings_path, False)
-    for path in service.write_report(settings, html_path, csv_path, start, end):
+    for path in commands.write_report(settings, html_path, csv_path, start, end):
         click.echo(f"wrote {path}")
 
 
-_EVERY = re.compile(r"(\d{1,5})([smh])")
-_UNIT = {"s": 1, "m": 60, "h": 3600}
-
-
 def _interval(text: str) -> timedelta:
-    """``--every``: whole seconds, minutes or hours (30s, 15m, 1h), from 1s to 24h; not nan, inf, 0 or -5m."""
-    found = _EVERY.fullmatch(text.strip())
-    seconds = int(found[1]) * _UNIT[found[2]] if found else 0
-    if not 1 <= seconds <= 86400:
-        raise click.BadParameter(f"{text!r:.40} is not an interval: a whole number and s, m or h (30s, 15m, 1h), "
-                                 "from 1s to 24h")  # fmt: skip
-    return timedelta(seconds=seconds)
+    """``--every`` (m3mail.when); exit 2 when wrong."""
+    try:
+        return parse_interval(text)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
 
 
 def _progress() -> Callable[[int, int, str], None] | None:

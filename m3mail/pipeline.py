@@ -37,6 +37,7 @@ from m3mail.planning import (
     plan_calls,
 )
 from m3mail.render import DigestItems, Renderer
+from m3mail.rules import adviser_rules, process_rules, subdivisions
 from m3mail.settings import AdviserSettings, Settings
 from m3mail.state import StateStore
 
@@ -68,31 +69,6 @@ class Context:
     @property
     def today(self) -> date:
         return self.now.astimezone(ZoneInfo(self.settings.timezone)).date()
-
-
-def process_rules(settings: Settings, adviser: AdviserSettings) -> fu.Rules:
-    return fu.Rules(
-        attempts=settings.calls.attempts,
-        reply_wait=timedelta(days=settings.email.reply_wait_days),
-        ack_business_days=settings.complaints.acknowledge_business_days,
-        answer_months=settings.complaints.answer_months,
-        subdivisions=_subdivisions(adviser),
-    )
-
-
-def adviser_rules(settings: Settings, adviser: AdviserSettings) -> AdviserRules:
-    calls = settings.calls
-    return AdviserRules(
-        timezone=adviser.timezone,
-        working_days=frozenset(adviser.working_days),
-        working_hours=tuple(adviser.working_hours),
-        call_hours=tuple(adviser.call_hours),
-        subdivision=adviser.holidays,
-        max_per_day=adviser.max_calls_per_day or calls.max_per_day,
-        slot=timedelta(minutes=calls.slot_minutes),
-        lead=timedelta(minutes=calls.lead_minutes),
-        attempts_per_30_days=calls.attempts_per_30_days,
-    )
 
 
 def adviser_pass(ctx: Context, adviser: AdviserSettings, follow_ups: Sequence[FollowUp]) -> AdviserReport:
@@ -270,7 +246,7 @@ def _reach_out(
     ctx: Context, adviser: AdviserSettings, unreached: list[FollowUp], report: AdviserReport
 ) -> list[Action]:
     actions: list[Action] = []
-    sending = may_send_email(ctx.now, ctx.settings.email.send_hours, ctx.settings.timezone, _subdivisions(adviser))
+    sending = may_send_email(ctx.now, ctx.settings.email.send_hours, ctx.settings.timezone, subdivisions(adviser))
     for f in unreached:
         try:
             if f.client.email and f.bounced_at is None:
@@ -346,10 +322,6 @@ def _files_for(ctx: Context, adviser: AdviserSettings, f: FollowUp, inbox: dict[
     return actions
 
 
-def _subdivisions(adviser: AdviserSettings) -> tuple[str, ...]:
-    return (adviser.holidays,) if adviser.holidays else ()
-
-
 def _mailbox(ctx: Context, adviser: AdviserSettings) -> str:
     return ctx.settings.filing.mailbox or adviser.email
 
@@ -389,7 +361,7 @@ def _digest(
 ) -> list[Action]:
     """One message a day in the adviser's Inbox: calls without outcome, letters, complaints, bounces, capacity."""
     key = f"digest:{adviser.email}:{ctx.today.isoformat()}"
-    working_day = ctx.today.weekday() in adviser.working_days and is_business_day(ctx.today, _subdivisions(adviser))
+    working_day = ctx.today.weekday() in adviser.working_days and is_business_day(ctx.today, subdivisions(adviser))
     if not working_day or ctx.store.action_status(key) == "done":
         return []
     since = ctx.store.last_done(f"digest:{adviser.email}:") or ctx.now - timedelta(days=1)

@@ -1,6 +1,6 @@
 """The settings file (TOML): its model, its defaults and the loader that reports every problem at once.
 
-Public: ``load_settings(path) -> Settings``, ``Settings`` and its sections, ``selection_rules(settings)``,
+Public: ``load_settings(path) -> Settings``, ``Settings`` and its sections,
 ``check_replay_day(day)`` (the bounds of a day given on the command line).
 Relative paths in the file resolve against the file's folder, so a working folder can be moved whole.
 Integers and booleans are strict (``true`` is no number, ``2.5`` no count); texts are one line; no message
@@ -35,8 +35,7 @@ from pydantic import (
 )
 
 from m3mail.errors import SettingsError, SettingsProblem
-from m3mail.models import ContractType, fold
-from m3mail.selection import SelectionRules, add_months
+from m3mail.models import fold
 
 WEEKDAYS = {
     "mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6,
@@ -46,7 +45,6 @@ _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOKEN = re.compile(r"[A-Za-z0-9._-]*")  # a tenant (GUID or domain) or client id: it goes into URLs
 FOLDER_PLACEHOLDERS = ("nom", "prenom", "client_id", "civilite")
-REPLAY_YEARS_BACK, REPLAY_YEARS_AHEAD = 10, 5
 
 
 class _Section(BaseModel):
@@ -141,19 +139,6 @@ def _https_url(value: str) -> str:
 
 
 HttpsUrl = Annotated[str, AfterValidator(_https_url)]
-
-
-def check_replay_day(day: date) -> date:
-    """A day given on the command line (``--today``, ``complaint --on``): within 10 years before and 5 after
-    the real date. Further is taken for a typo (2080 for 2028), which would mark follow-ups missed for good.
-    Raises ValueError saying the allowed range."""
-    real = date.today()
-    first, last = add_months(real, -12 * REPLAY_YEARS_BACK), add_months(real, 12 * REPLAY_YEARS_AHEAD)
-    if not first <= day <= last:
-        raise ValueError(f"{day.isoformat()} is more than {REPLAY_YEARS_BACK} years before or {REPLAY_YEARS_AHEAD} "
-                         f"after today ({real.isoformat()}), probably a typo: give a day from {first.isoformat()} "
-                         f"to {last.isoformat()}")  # fmt: skip
-    return day
 
 
 class AgencySettings(_Section):
@@ -490,18 +475,3 @@ def _problem(error: Any) -> SettingsProblem:
 
 _KINDS = {bool: "true/false", int: "an integer", float: "a decimal number", str: "a string", list: "a list",
           dict: "a table", date: "a date", time: "a time"}  # fmt: skip
-
-
-def selection_rules(settings: Settings) -> SelectionRules:
-    p = settings.priority
-    weights = {t: getattr(p, t.key) for t in ContractType}
-    s = settings.selection
-    return SelectionRules(
-        months_after=s.months_after,
-        days_before=s.days_before,
-        days_after=s.days_after,
-        cooldown_days=s.cooldown_days,
-        type_weights=weights,
-        vip_weight=p.vip,
-        missed_since=s.missed_since,
-    )

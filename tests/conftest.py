@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from m3mail.service import init_folder
+from m3mail.commands import init_folder
 
 DATA = Path(__file__).parent / "data"
 INIT_DAY = date(2026, 11, 25)  # a Wednesday

@@ -33,8 +33,8 @@ from icalendar import Calendar, Event, Timezone
 
 from m3mail.backends.local import KEY_PROPERTY, PRODID, LocalBackend
 from m3mail.backends.vtimezone import transitions, vtimezone
-from m3mail.runner import make_backend
-from m3mail.service import SETTINGS_NAME
+from m3mail.commands import SETTINGS_NAME
+from m3mail.job import make_backend
 from m3mail.settings import load_settings
 from tests.backends.contract import call
 

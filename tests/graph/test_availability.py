@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from m3mail.runner import run_once
-from m3mail.service import init_folder
+from m3mail.commands import init_folder
+from m3mail.job import run_once
 from m3mail.settings import Settings, load_settings
 from tests.conftest import INIT_DAY
 from tests.graph.agency import point_at

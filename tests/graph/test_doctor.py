@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from m3mail.service import init_folder
+from m3mail.commands import init_folder
 from tests.conftest import INIT_DAY
 from tests.graph.agency import point_at
 from tests.graph.emulator import GraphEmulator

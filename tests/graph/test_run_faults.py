@@ -31,8 +31,8 @@ import requests
 
 from m3mail.backends.microsoft365 import make_microsoft365
 from m3mail.backends.microsoft365.backend import KEY_PROPERTY
-from m3mail.runner import run_once
-from m3mail.service import find_due, init_folder
+from m3mail.commands import find_due, init_folder
+from m3mail.job import run_once
 from m3mail.settings import Settings, load_settings
 from m3mail.state import StateStore
 from tests.conftest import INIT_DAY

@@ -19,8 +19,8 @@ import pytest
 
 from m3mail.backends.microsoft365.shapes import availability_of, event_of, instant
 from m3mail.backends.microsoft365.zones import UnknownZone, zone
-from m3mail.runner import run_once
-from m3mail.service import init_folder
+from m3mail.commands import init_folder
+from m3mail.job import run_once
 from m3mail.settings import load_settings
 from tests.conftest import INIT_DAY
 from tests.graph.agency import point_at

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from m3mail.runner import run_once  # noqa: E402
+from m3mail.job import run_once  # noqa: E402
 from m3mail.settings import load_settings  # noqa: E402
 from tests.graph.emulator import GraphEmulator  # noqa: E402
 from tests.perf.bench_graph_run import TODAY, adviser, write_folder  # noqa: E402

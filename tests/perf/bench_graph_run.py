@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from m3mail.runner import run_once  # noqa: E402
+from m3mail.job import run_once  # noqa: E402
 from m3mail.settings import load_settings  # noqa: E402
 
 TODAY = date(2026, 11, 25)  # a Wednesday

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from m3mail.commands import init_folder
 from m3mail.followup import NOTES_MARKER
+from m3mail.job import run_once
 from m3mail.models import State
 from m3mail.pipeline import FOLDER_BYTES
-from m3mail.runner import run_once
 from m3mail.selection import add_months
-from m3mail.service import init_folder
 from m3mail.settings import Settings, load_settings
 from m3mail.state import StateStore
 from tests.people import Adviser

@@ -19,10 +19,10 @@ import pytest
 
 from m3mail.backends.base import Backend, Progress
 from m3mail.backends.local import LocalBackend
+from m3mail.commands import init_folder
+from m3mail.job import run_once
 from m3mail.models import CalendarEvent, CallSpec, InboundMail, MailSpec, SentMail
-from m3mail.runner import run_once
 from m3mail.selection import add_months
-from m3mail.service import init_folder
 from m3mail.settings import Settings, load_settings
 from m3mail.state import StateStore
 from tests.people import Adviser

@@ -22,10 +22,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from m3mail.commands import find_due, init_folder, status
+from m3mail.job import RunSummary, run_once
 from m3mail.models import FollowUp, State
 from m3mail.planning import client_subdivision, client_timezone, is_business_day
-from m3mail.runner import RunSummary, run_once
-from m3mail.service import find_due, init_folder, status
 from m3mail.settings import Settings, load_settings
 from m3mail.state import StateStore
 from tests.graph.agency import point_at

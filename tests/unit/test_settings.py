@@ -10,7 +10,8 @@ import pytest
 from m3mail.errors import SettingsError
 from m3mail.resources import shipped
 from m3mail.selection import add_months
-from m3mail.settings import check_replay_day, load_settings
+from m3mail.settings import load_settings
+from m3mail.when import check_replay_day
 
 MINIMAL = """
 [[advisers]]

@@ -21,9 +21,10 @@ from m3mail.models import CalendarEvent, FollowUp, Outcome, Record, State
 from m3mail.portfolio import PortfolioReader, ReadReport
 from m3mail.report import AdviserStatus, adviser_statuses
 from m3mail.resources import shipped
+from m3mail.rules import process_rules, selection_rules
 from m3mail.sample import sample_export
 from m3mail.selection import DateRelevance, Selection, select
-from m3mail.settings import AdviserSettings, Settings, selection_rules
+from m3mail.settings import AdviserSettings, Settings
 from m3mail.state import StateStore
 from m3mail.state.backups import backups, restore
 
@@ -85,7 +86,7 @@ def restore_advice(settings: Settings) -> str:
 def restore_backup(settings: Settings, name: str, now: datetime) -> tuple[Path, Path | None]:
     """Put the backup ``name`` (a file name in the backups folder, or a path) in place of the state, under the
     lock; returns the backup used and where the state it replaced was moved (None when there was none)."""
-    from m3mail.runner import locked
+    from m3mail.lock import locked
 
     candidate = Path(name)
     path = candidate if candidate.is_absolute() or candidate.exists() else settings.backups.folder / name
@@ -181,8 +182,6 @@ def record_outcome(settings: Settings, fid: str, text: str, note: str, now: date
     if outcome is None:
         names = ", ".join(o.value for o in Outcome)
         raise OutcomeError(f"{text!r} is not an outcome; use one of: {names}")
-    from m3mail.pipeline import process_rules
-
     with _locked_store(settings) as store:
         f = _follow_up(store, fid)
         rules = process_rules(settings, _adviser(settings, f))
@@ -249,7 +248,7 @@ class OutcomeError(M3MailError):
 
 @contextmanager
 def _locked_store(settings: Settings) -> Iterator[StateStore]:
-    from m3mail.runner import locked
+    from m3mail.lock import locked
 
     with locked(settings), open_state(settings) as store:
         yield store

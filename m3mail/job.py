@@ -1,4 +1,4 @@
-"""``m3mail run`` and ``m3mail serve``: one pass of the whole job, the lock, and the loop.
+"""``m3mail run``: one pass of the whole job (the lock: m3mail.lock; the loop of ``serve``: m3mail.serve).
 
 A pass: import the export when it changed (or the day did), start the follow-ups that fell due, then for each
 adviser observe, decide, book, reach out, file and remind (pipeline.py). One adviser's failing mailbox is
@@ -16,18 +16,16 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
-
-from filelock import FileLock, Timeout
 
 from m3mail.backends.base import Backend, ReadOnly
-from m3mail.errors import BackendError, LockBusy, M3MailError, PortfolioError, StateError
+from m3mail.commands import find_due, open_state, state_copy
+from m3mail.errors import BackendError, PortfolioError, StateError
 from m3mail.executor import Clock, Executor, SendingLimit
+from m3mail.lock import locked
 from m3mail.pipeline import AdviserReport, Context, adviser_pass
 from m3mail.render import Renderer
-from m3mail.service import find_due, open_state, state_copy
 from m3mail.settings import AdviserSettings, Settings
 from m3mail.state import StateStore, new_follow_up
 from m3mail.state.backups import take_daily
@@ -95,20 +93,6 @@ def run_once(settings: Settings, now: datetime, *, backend: Backend | None = Non
         finally:
             if own_backend:
                 backend.close()
-
-
-@contextmanager
-def locked(settings: Settings) -> Iterator[None]:
-    """One run at a time: a second one stops at once with LockBusy (its own exit code)."""
-    lock = FileLock(str(settings.state) + ".lock", timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise LockBusy(f"another m3mail run holds {lock.lock_file}; this one stops without acting") from None
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 @contextmanager
@@ -197,35 +181,3 @@ def _advisers(ctx: Context, summary: RunSummary, stop: threading.Event | None,
                 if (report := future.result()) is not None:
                     reports[email] = report
     summary.advisers = {a.email: reports[a.email] for a in advisers if a.email in reports}
-
-
-def parse_when(text: str | None, settings: Settings) -> datetime:
-    """``--today``: a date (the run is then at 08:00 in the agency's zone) or an ISO date-time, within the
-    bounds of ``check_replay_day``. ValueError says what is wrong (the CLI names the option: exit 2)."""
-    from m3mail.settings import check_replay_day
-
-    zone = ZoneInfo(settings.timezone)
-    if text is None:
-        return datetime.now(zone)
-    try:
-        moment = datetime.combine(date.fromisoformat(text), datetime.min.time(), zone).replace(hour=8)
-    except ValueError:
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise ValueError(f"{text!r:.40} is not a date (2026-11-25) or a date-time (2026-11-25T14:30)") from None
-    check_replay_day(moment.date())
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
-
-
-def serve(every: timedelta, stop: threading.Event, *, run: Callable[[], object]) -> None:
-    """A pass now, then one at each interval until ``stop`` is set (SIGTERM, Ctrl-C)."""
-    while not stop.is_set():
-        started = time.monotonic()
-        try:
-            run()
-        except LockBusy as e:
-            log.warning("%s", e)
-        except M3MailError as e:
-            log.error("pass failed: %s", e)
-        stop.wait(max(0.0, every.total_seconds() - (time.monotonic() - started)))

@@ -1,0 +1,58 @@
+"""The rules each stage decides by, built from the settings in this one place: the selection's (who is due),
+the follow-up's (attempts, reply wait, complaint deadlines) and an adviser's calendar rules (hours, holidays,
+capacity). The deciding stages take these values, never the settings."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from m3mail import followup as fu
+from m3mail.models import ContractType
+from m3mail.planning import AdviserRules
+from m3mail.selection import SelectionRules
+from m3mail.settings import AdviserSettings, Settings
+
+
+def selection_rules(settings: Settings) -> SelectionRules:
+    p = settings.priority
+    weights = {t: getattr(p, t.key) for t in ContractType}
+    s = settings.selection
+    return SelectionRules(
+        months_after=s.months_after,
+        days_before=s.days_before,
+        days_after=s.days_after,
+        cooldown_days=s.cooldown_days,
+        type_weights=weights,
+        vip_weight=p.vip,
+        missed_since=s.missed_since,
+    )
+
+
+def process_rules(settings: Settings, adviser: AdviserSettings) -> fu.Rules:
+    return fu.Rules(
+        attempts=settings.calls.attempts,
+        reply_wait=timedelta(days=settings.email.reply_wait_days),
+        ack_business_days=settings.complaints.acknowledge_business_days,
+        answer_months=settings.complaints.answer_months,
+        subdivisions=subdivisions(adviser),
+    )
+
+
+def adviser_rules(settings: Settings, adviser: AdviserSettings) -> AdviserRules:
+    calls = settings.calls
+    return AdviserRules(
+        timezone=adviser.timezone,
+        working_days=frozenset(adviser.working_days),
+        working_hours=tuple(adviser.working_hours),
+        call_hours=tuple(adviser.call_hours),
+        subdivision=adviser.holidays,
+        max_per_day=adviser.max_calls_per_day or calls.max_per_day,
+        slot=timedelta(minutes=calls.slot_minutes),
+        lead=timedelta(minutes=calls.lead_minutes),
+        attempts_per_30_days=calls.attempts_per_30_days,
+    )
+
+
+def subdivisions(adviser: AdviserSettings) -> tuple[str, ...]:
+    """The holiday areas of the adviser (none: metropolitan France)."""
+    return (adviser.holidays,) if adviser.holidays else ()
