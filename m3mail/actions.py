@@ -4,43 +4,49 @@ Planning returns them; ``--dry-run`` prints them; the executor records each one'
 backend and marks it done after, together with the follow-up's new state (``after``). Keys are derived from
 the follow-up id, so that the same work planned again after a crash has the same key, and the backend finds
 what was already made.
+
+Every field is given by name (``kw_only``) and every payload is required: an action cannot be built without
+what it acts with. ``Action[R]`` says what its backend call returns (``R``): ``after`` takes that.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any, ClassVar, Generic, TypeVar
 
 from m3mail.backends.base import Backend, Progress
 from m3mail.errors import BackendError
 from m3mail.models import CalendarEvent, CallSpec, FollowUp, MailSpec, SentMail, State
+
+R = TypeVar("R")
 
 
 def call_key(fid: str, attempt: int) -> str:
     return f"{fid}#call{attempt}"
 
 
-@dataclass(frozen=True)
-class Action:
+@dataclass(frozen=True, kw_only=True)
+class Action(Generic[R]):
     key: str
     mailbox: str
-    follow_up: FollowUp | None = None  # the follow-up it acts for, as it stands before the action
-    event: str = ""  # the history line of the follow-up once done
+    follow_up: FollowUp | None  # the follow-up it acts for, as it stands before the action (None: the adviser's)
+    event: str  # the history line of the follow-up once done
 
-    kind = "action"
-    batched = False  # several of this kind for one mailbox go to the backend together (perform_many)
+    kind: ClassVar[str] = "action"
+    batched: ClassVar[bool] = False  # several of this kind for one mailbox go to the backend together
 
-    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> object:
+    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> R:
         """Do it on the backend (idempotent on ``key``; ``resume`` when an earlier try may have reached it;
         ``progress``, what earlier tries noted, for the backends that note); returns what the backend returned."""
         raise NotImplementedError
 
     @classmethod
-    def perform_many(cls, backend: Backend, actions: Sequence[Action], resume: Sequence[bool],
-                     progress: Sequence[Progress | None]) -> list[object]:  # fmt: skip
+    def perform_many(cls, backend: Backend, actions: Sequence[Action[Any]], resume: Sequence[bool],
+                     progress: Sequence[Progress | None]) -> list[Any]:  # fmt: skip
         """``perform`` for actions of this kind on one mailbox: what each returned, or its BackendError."""
-        results: list[object] = []
+        results: list[Any] = []
         for action, again, notes in zip(actions, resume, progress, strict=True):
             try:
                 results.append(action.perform(backend, resume=again, progress=notes))
@@ -48,14 +54,14 @@ class Action:
                 results.append(e)
         return results
 
-    def after(self, result: object, now: datetime) -> FollowUp | None:
+    def after(self, result: R, now: datetime) -> FollowUp | None:
         """The follow-up once the action is done (None: the follow-up does not change)."""
         return None
 
-    def simulated(self, now: datetime) -> object:
+    def simulated(self, now: datetime) -> R:
         """What a dry run takes the backend to have answered, so that the rest of its pass (the email's copy
         filed, the record after a letter) is planned as a real run would, and counted alike."""
-        return None
+        raise NotImplementedError
 
     def describe(self) -> str:
         """One line for --dry-run and the logs: ids, never client data."""
@@ -63,131 +69,141 @@ class Action:
         return f"{self.kind:<10} {self.mailbox}{who}"
 
 
-@dataclass(frozen=True)
-class Update(Action):
+@dataclass(frozen=True, kw_only=True)
+class Update(Action[None]):
     """A change of state alone (moved, cancelled, missed...): nothing to do on a backend."""
 
-    new: FollowUp | None = None
+    new: FollowUp
     detail: str = ""
-    kind = "update"
+    kind: ClassVar[str] = "update"
 
-    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> object:
+    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> None:
         return None
 
-    def after(self, result: object, now: datetime) -> FollowUp | None:
+    def after(self, result: None, now: datetime) -> FollowUp | None:
         return self.new
+
+    def simulated(self, now: datetime) -> None:
+        return None
 
     def describe(self) -> str:
         return f"{super().describe()} {self.event}: {self.detail}"
 
 
-@dataclass(frozen=True)
-class EnsureCategories(Action):
-    colours: Mapping[str, str] = field(default_factory=dict)
-    kind = "categories"
+@dataclass(frozen=True, kw_only=True)
+class EnsureCategories(Action[None]):
+    colours: Mapping[str, str]
+    follow_up: FollowUp | None = None
+    event: str = "categories"
+    kind: ClassVar[str] = "categories"
 
-    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> object:
+    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> None:
         backend.ensure_categories(self.mailbox, self.colours)
+
+    def simulated(self, now: datetime) -> None:
         return None
 
 
-@dataclass(frozen=True)
-class BookCall(Action):
-    call: CallSpec | None = None
-    kind = "book"
-    batched = True
+@dataclass(frozen=True, kw_only=True)
+class BookCall(Action[CalendarEvent]):
+    follow_up: FollowUp
+    call: CallSpec
+    kind: ClassVar[str] = "book"
+    batched: ClassVar[bool] = True
 
-    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> object:
-        assert self.call is not None
+    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> CalendarEvent:
         return backend.create_call(self.mailbox, self.call, resume=resume)
 
     @classmethod
-    def perform_many(cls, backend: Backend, actions: Sequence[Action], resume: Sequence[bool],
-                     progress: Sequence[Progress | None]) -> list[object]:  # fmt: skip
-        calls = [a.call for a in actions if isinstance(a, BookCall) and a.call is not None]
+    def perform_many(cls, backend: Backend, actions: Sequence[Action[Any]], resume: Sequence[bool],
+                     progress: Sequence[Progress | None]) -> list[Any]:  # fmt: skip
+        calls = [a.call for a in actions if isinstance(a, BookCall)]
         return list(backend.create_calls(actions[0].mailbox, list(zip(calls, resume, strict=True))))
 
-    def after(self, result: object, now: datetime) -> FollowUp | None:
-        assert self.follow_up is not None and self.call is not None
-        start = getattr(result, "start", self.call.start)
+    def after(self, result: CalendarEvent, now: datetime) -> FollowUp | None:
+        start = result.start
         return replace(self.follow_up, state=State.BOOKED, call_at=start, call_key=self.call.key,
-                       call_id=str(getattr(result, "id", "") or ""), attempts=self.follow_up.attempts + (start,),
+                       call_id=result.id, attempts=self.follow_up.attempts + (start,),
                        capacity_short=False)  # fmt: skip
 
-    def simulated(self, now: datetime) -> object:
-        assert self.call is not None
+    def simulated(self, now: datetime) -> CalendarEvent:
         return CalendarEvent("", self.call.start, self.call.end, key=self.call.key)
 
     def describe(self) -> str:
-        assert self.call is not None
         return f"{super().describe()} call at {self.call.start.isoformat(timespec='minutes')}"
 
 
-@dataclass(frozen=True)
-class SendEmail(Action):
-    mail: MailSpec | None = None
-    kind = "email"
-    batched = True
+@dataclass(frozen=True, kw_only=True)
+class SendEmail(Action[SentMail]):
+    follow_up: FollowUp
+    mail: MailSpec
+    kind: ClassVar[str] = "email"
+    batched: ClassVar[bool] = True
 
-    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> object:
-        assert self.mail is not None
+    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> SentMail:
         return backend.send(self.mailbox, self.mail, resume=resume, progress=progress)
 
     @classmethod
-    def perform_many(cls, backend: Backend, actions: Sequence[Action], resume: Sequence[bool],
-                     progress: Sequence[Progress | None]) -> list[object]:  # fmt: skip
-        mails = [a.mail for a in actions if isinstance(a, SendEmail) and a.mail is not None]
+    def perform_many(cls, backend: Backend, actions: Sequence[Action[Any]], resume: Sequence[bool],
+                     progress: Sequence[Progress | None]) -> list[Any]:  # fmt: skip
+        mails = [a.mail for a in actions if isinstance(a, SendEmail)]
         return list(backend.send_many(actions[0].mailbox, list(zip(mails, resume, progress, strict=True))))
 
-    def after(self, result: object, now: datetime) -> FollowUp | None:
-        assert self.follow_up is not None and isinstance(result, SentMail)
-        subject = self.mail.subject if self.mail is not None else ""
+    def after(self, result: SentMail, now: datetime) -> FollowUp | None:
         return replace(self.follow_up, state=State.EMAILED, emailed_at=result.sent_at or now,
                        email_message_id=result.message_id, email_conversation=result.conversation,
-                       email_subject=subject)  # fmt: skip
+                       email_subject=self.mail.subject)  # fmt: skip
 
-    def simulated(self, now: datetime) -> object:
+    def simulated(self, now: datetime) -> SentMail:
         return SentMail("", f"<dry-run.{self.key}@m3mail.invalid>", now)
 
 
-@dataclass(frozen=True)
-class FileMail(Action):
+@dataclass(frozen=True, kw_only=True)
+class FileMail(Action[str]):
     """A message filed in a client folder: the email sent, a reply, a letter, the follow-up record."""
 
-    folder: tuple[str, ...] = ()
-    mail: MailSpec | None = None
-    new: FollowUp | None = None  # the follow-up once filed, when filing changes it (letter, record)
-    kind = "file"
-    batched = True
+    follow_up: FollowUp
+    folder: tuple[str, ...]
+    mail: MailSpec
+    new: FollowUp  # the follow-up once filed (a letter, a record: a new state; a copy: what it notes)
+    kind: ClassVar[str] = "file"
+    batched: ClassVar[bool] = True
 
-    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> object:
-        assert self.mail is not None
+    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> str:
         return backend.file(self.mailbox, self.folder, self.mail, resume=resume)
 
     @classmethod
-    def perform_many(cls, backend: Backend, actions: Sequence[Action], resume: Sequence[bool],
-                     progress: Sequence[Progress | None]) -> list[object]:  # fmt: skip
-        items = [(a.folder, a.mail, again) for a, again in zip(actions, resume, strict=True)
-                 if isinstance(a, FileMail) and a.mail is not None]  # fmt: skip
+    def perform_many(cls, backend: Backend, actions: Sequence[Action[Any]], resume: Sequence[bool],
+                     progress: Sequence[Progress | None]) -> list[Any]:  # fmt: skip
+        items = [(a.folder, a.mail, again) for a, again in zip(actions, resume, strict=True) if isinstance(a, FileMail)]
         return list(backend.file_many(actions[0].mailbox, items))
 
-    def after(self, result: object, now: datetime) -> FollowUp | None:
+    def after(self, result: str, now: datetime) -> FollowUp | None:
         return self.new
+
+    def simulated(self, now: datetime) -> str:
+        return ""
 
     def describe(self) -> str:
         return f"{super().describe()} {self.event} -> {'/'.join(self.folder[:1])}/..."
 
 
-@dataclass(frozen=True)
-class Notify(Action):
+@dataclass(frozen=True, kw_only=True)
+class Notify(Action[str]):
     """A message in the adviser's own Inbox: the daily digest."""
 
-    mail: MailSpec | None = None
-    kind = "notify"
+    mail: MailSpec
+    follow_up: FollowUp | None = None
+    kind: ClassVar[str] = "notify"
 
-    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> object:
-        assert self.mail is not None
+    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> str:
         return backend.notify(self.mailbox, self.mail, resume=resume)
+
+    def simulated(self, now: datetime) -> str:
+        return ""
 
     def describe(self) -> str:
         return f"{super().describe()} {self.event}"
+
+
+AnyAction = Action[Any]  # an action of any kind, as planning returns them and the executor runs them

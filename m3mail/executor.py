@@ -12,8 +12,10 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any, Literal
 
-from m3mail.actions import Action, SendEmail, Update
+from m3mail.actions import AnyAction, SendEmail, Update
 from m3mail.backends.base import Backend, Progress
 from m3mail.errors import BackendError, M3MailError, Pending
 from m3mail.models import FollowUp
@@ -21,6 +23,15 @@ from m3mail.state import StateStore
 
 log = logging.getLogger("m3mail")
 Clock = Callable[[], datetime]
+
+
+class Halted(Enum):
+    """An action that failed (or is pending): the rest of its follow-up's actions wait for the next run."""
+
+    FAILED = "failed"
+
+
+Outcome = FollowUp | None | Literal[Halted.FAILED]  # an action's effect: the new follow-up, no change, or halted
 
 
 @dataclass
@@ -75,7 +86,7 @@ class Executor:
         return Executor(self.backend, self.store, self.clock, dry_run=self.dry_run, limit=self.limit, stop=self.stop,
                         echo=self.echo)  # fmt: skip
 
-    def execute(self, actions: Iterable[Action]) -> dict[str, FollowUp]:
+    def execute(self, actions: Iterable[AnyAction]) -> dict[str, FollowUp]:
         """Run the actions; returns the follow-ups they changed, by id.
 
         Each follow-up's actions run in their order, and after one fails the rest of that follow-up's wait
@@ -84,7 +95,7 @@ class Executor:
         together (perform_many: Graph $batch). Stops between two groups when asked to (SIGTERM): what is left
         is planned again by the next run."""
         changed: dict[str, FollowUp] = {}
-        queues: dict[str, deque[Action]] = {}
+        queues: dict[str, deque[AnyAction]] = {}
         for n, action in enumerate(actions):
             queues.setdefault(action.follow_up.id if action.follow_up else f"#{n}", deque()).append(action)
         while queues:
@@ -94,22 +105,22 @@ class Executor:
                 if self.stop is not None and self.stop.is_set():
                     return changed
                 for (fid, _action), outcome in zip(group, self._perform([a for _f, a in group]), strict=True):
-                    if outcome is _FAILED:
+                    if outcome is Halted.FAILED:
                         failed.add(fid)
                     elif isinstance(outcome, FollowUp):
                         changed[outcome.id] = outcome
             queues = {fid: queue for fid, queue in queues.items() if queue and fid not in failed}
         return changed
 
-    def _perform(self, group: list[Action]) -> list[FollowUp | None | object]:
+    def _perform(self, group: list[AnyAction]) -> list[Outcome]:
         """Run one group (one action, or several of a batched kind for one mailbox): each one's new
-        follow-up, None (nothing changes) or _FAILED."""
+        follow-up, None (nothing changes) or Halted.FAILED."""
         if self.dry_run:
             return self._pretend(group)
         if isinstance(group[0], Update):
             return [self._update(a) for a in group if isinstance(a, Update)]
-        outcomes: list[FollowUp | None | object] = [None] * len(group)
-        todo: list[tuple[int, Action, bool]] = []
+        outcomes: list[Outcome] = [None] * len(group)
+        todo: list[tuple[int, AnyAction, bool]] = []
         for i, action in enumerate(group):
             prior = self.store.action_status(action.key)
             if prior == "done":
@@ -127,10 +138,10 @@ class Executor:
             outcomes[i] = self._record(action, result)
         return outcomes
 
-    def _pretend(self, group: list[Action]) -> list[FollowUp | None | object]:
+    def _pretend(self, group: list[AnyAction]) -> list[Outcome]:
         """A dry run: what a real run would do, printed and counted as done, so that the summary says the same;
-        the backend is taken to answer as it would (Action.simulated)."""
-        outcomes: list[FollowUp | None | object] = []
+        the backend is taken to answer as it would (AnyAction.simulated)."""
+        outcomes: list[Outcome] = []
         for action in group:
             if not isinstance(action, Update) and self.store.action_status(action.key) == "done":
                 outcomes.append(None)
@@ -140,7 +151,7 @@ class Executor:
             outcomes.append(action.after(action.simulated(self.clock()), self.clock()))
         return outcomes
 
-    def _call(self, actions: list[Action], resume: list[bool]) -> list[object]:
+    def _call(self, actions: list[AnyAction], resume: list[bool]) -> list[Any]:
         """What the backend returned for each action, or the M3MailError it raised."""
         progress = [self._progress(a.key) for a in actions]
         try:
@@ -154,7 +165,7 @@ class Executor:
         """The action's notes in the action log: what earlier tries noted, and where this one notes."""
         return Progress(self.store.progress(key), lambda text: self.store.note(key, text))
 
-    def _record(self, action: Action, result: object) -> FollowUp | None | object:
+    def _record(self, action: AnyAction, result: Any) -> Outcome:
         fid = action.follow_up.id if action.follow_up else None
         new = None
         if not isinstance(result, M3MailError):
@@ -166,13 +177,13 @@ class Executor:
             self.store.pending(action.key, self.clock(), str(result))
             self.tally.count(f"pending:{action.kind}")
             log.debug("%s pending: %s", action.describe(), result.detail, extra={"followup": fid})
-            return _FAILED
+            return Halted.FAILED
         if isinstance(result, M3MailError):
             self.store.failed(action.key, self.clock(), str(result))
             self.tally.errors.append(f"{action.describe()}: {result}")
             log.error("%s failed: %s", action.describe(), result,
                       extra={"followup": fid, "retryable": _retryable(result)})  # fmt: skip
-            return _FAILED
+            return Halted.FAILED
         self.store.done(action.key, self.clock(), _summary(result), new, action.event, action.describe())
         self.tally.count(action.kind, action.event)
         log.debug("%s done", action.describe(), extra={"followup": fid})
@@ -186,15 +197,14 @@ class Executor:
         return action.new
 
 
-_FAILED = object()  # an action that failed: the rest of its follow-up's actions wait for the next run
 BATCH = 20  # actions sent to the backend together at most (Graph's $batch takes 20 requests)
 
 
-def _groups(heads: list[tuple[str, Action]]) -> list[list[tuple[str, Action]]]:
+def _groups(heads: list[tuple[str, AnyAction]]) -> list[list[tuple[str, AnyAction]]]:
     """The round's actions in groups: those of a batched kind by kind and mailbox (at most BATCH), the
     others alone; in the order they came."""
-    groups: list[list[tuple[str, Action]]] = []
-    open_: dict[tuple[type, str], list[tuple[str, Action]]] = {}
+    groups: list[list[tuple[str, AnyAction]]] = []
+    open_: dict[tuple[type, str], list[tuple[str, AnyAction]]] = {}
     for fid, action in heads:
         if not action.batched:
             groups.append([(fid, action)])

@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from m3mail import followup as fu
-from m3mail.actions import Action, BookCall, EnsureCategories, FileMail, Notify, SendEmail, Update, call_key
+from m3mail.actions import AnyAction, BookCall, EnsureCategories, FileMail, Notify, SendEmail, Update, call_key
 from m3mail.backends.base import CATEGORY_COLOURS, Backend
 from m3mail.errors import BackendError, M3MailError
 from m3mail.executor import Executor, Tally
@@ -77,7 +77,7 @@ def adviser_pass(ctx: Context, adviser: AdviserSettings, follow_ups: Sequence[Fo
     current = {f.id: f for f in follow_ups}
     ctx.executor.tally = Tally()
     run = ctx.executor.execute
-    run([EnsureCategories(f"categories:{adviser.email}", adviser.email, colours=CATEGORY_COLOURS)])
+    run([EnsureCategories(key=f"categories:{adviser.email}", mailbox=adviser.email, colours=CATEGORY_COLOURS)])
     changes, replies = _observe(ctx, adviser, list(current.values()))
     _report_unreadable(ctx, adviser, replies, report)
     current |= run(changes)
@@ -98,14 +98,14 @@ def adviser_pass(ctx: Context, adviser: AdviserSettings, follow_ups: Sequence[Fo
 
 def _observe(
     ctx: Context, adviser: AdviserSettings, follow_ups: list[FollowUp]
-) -> tuple[list[Action], list[InboundMail]]:
+) -> tuple[list[AnyAction], list[InboundMail]]:
     """The state changes the calendar and the Inbox call for, and the Inbox messages read."""
     rules = process_rules(ctx.settings, adviser)
     booked = {f.call_key: f.call_id for f in follow_ups if f.state is State.BOOKED}
     calls = ctx.backend.calls(adviser.email, list(booked), booked) if booked else {}
     emailed = [f.emailed_at for f in follow_ups if f.emailed_at and (f.state is State.EMAILED or _unfiled_replies(f))]
     inbox = ctx.backend.inbox(adviser.email, min(emailed) - timedelta(days=1)) if emailed else []
-    actions: list[Action] = []
+    actions: list[AnyAction] = []
     for f in follow_ups:
         steps = [fu.honour_opt_out(f, ctx.store.refuses(f.client), ctx.now)]
         if steps[-1] is None:
@@ -115,9 +115,13 @@ def _observe(
         latest = steps[-1].follow_up if steps[-1] else latest
         steps.append(fu.close_window(latest, ctx.now, ctx.today))
         for change in filter(None, steps):
-            actions.append(Update(f"{f.id}#update", adviser.email, f, change.event, new=change.follow_up,
-                                  detail=change.detail))  # fmt: skip
+            actions.append(_update(adviser, f, change.event, change.follow_up, change.detail))
     return actions, inbox
+
+
+def _update(adviser: AdviserSettings, f: FollowUp, event: str, new: FollowUp, detail: str) -> Update:
+    """A change of the follow-up's state alone, recorded with its history line."""
+    return Update(key=f"{f.id}#update", mailbox=adviser.email, follow_up=f, event=event, new=new, detail=detail)
 
 
 def _report_unreadable(ctx: Context, adviser: AdviserSettings, inbox: list[InboundMail], report: AdviserReport) -> None:
@@ -144,7 +148,9 @@ def _unfiled_replies(f: FollowUp) -> bool:
 # --- book ------------------------------------------------------------------------------------------------
 
 
-def _bookings(ctx: Context, adviser: AdviserSettings, planned: list[FollowUp], report: AdviserReport) -> list[Action]:
+def _bookings(
+    ctx: Context, adviser: AdviserSettings, planned: list[FollowUp], report: AdviserReport
+) -> list[AnyAction]:
     """Calls for the follow-ups that need one; a window without a free slot is a capacity alert."""
     if not planned:
         return []
@@ -170,7 +176,7 @@ def _bookings(ctx: Context, adviser: AdviserSettings, planned: list[FollowUp], r
     per_day = Counter(e.start.astimezone(zone).date() for e in events if e.key)
     bookings, shortages = plan_calls([_request(f) for f in planned], rules, busy, per_day, ctx.now)
     by_id = {f.id: f for f in planned}
-    actions: list[Action] = []
+    actions: list[AnyAction] = []
     for booking in bookings:
         f = by_id[booking.followup_id]
         try:
@@ -182,14 +188,13 @@ def _bookings(ctx: Context, adviser: AdviserSettings, planned: list[FollowUp], r
         f = by_id[shortage.followup_id]
         if f.attempts:  # a further attempt has no room: the client is emailed instead
             unreached = replace(f, state=State.UNREACHED)
-            actions.append(Update(f"{f.id}#update", adviser.email, f, "unreached", new=unreached,
-                                  detail="no slot for another attempt in the window"))  # fmt: skip
+            actions.append(_update(adviser, f, "unreached", unreached, "no slot for another attempt in the window"))
             continue
         day = shortage.day.isoformat()
         report.missing_slots[day] = report.missing_slots.get(day, 0) + 1
         if not f.capacity_short:
-            actions.append(Update(f"{f.id}#update", adviser.email, f, "capacity", new=replace(f, capacity_short=True),
-                                  detail=f"no free slot in the window (due {day})"))  # fmt: skip
+            actions.append(_update(adviser, f, "capacity", replace(f, capacity_short=True),
+                                   f"no free slot in the window (due {day})"))
     if not ctx.executor.dry_run:
         ctx.store.put(f"capacity:{adviser.email}", json.dumps(report.missing_slots, sort_keys=True))
     return actions
@@ -236,7 +241,7 @@ def _book(ctx: Context, adviser: AdviserSettings, f: FollowUp, start: datetime, 
         body_text=brief.text, body_html=brief.html, reminder_minutes=ctx.settings.calls.reminder_minutes,
         categories=(PENDING_CATEGORY,),
     )  # fmt: skip
-    return BookCall(spec.key, adviser.email, f, "booked", call=spec)
+    return BookCall(key=spec.key, mailbox=adviser.email, follow_up=f, event="booked", call=spec)
 
 
 # --- reach out: the email, or the letter -----------------------------------------------------------------
@@ -244,8 +249,8 @@ def _book(ctx: Context, adviser: AdviserSettings, f: FollowUp, start: datetime, 
 
 def _reach_out(
     ctx: Context, adviser: AdviserSettings, unreached: list[FollowUp], report: AdviserReport
-) -> list[Action]:
-    actions: list[Action] = []
+) -> list[AnyAction]:
+    actions: list[AnyAction] = []
     sending = may_send_email(ctx.now, ctx.settings.email.send_hours, ctx.settings.timezone, subdivisions(adviser))
     for f in unreached:
         try:
@@ -264,7 +269,7 @@ def _email(ctx: Context, adviser: AdviserSettings, f: FollowUp) -> SendEmail:
     text = ctx.renderer.client_email(f, adviser)
     mail = MailSpec(key=f"{f.id}#email", sender=adviser.email, sender_name=adviser.name, to=(f.client.email,),
                     subject=text.subject, text=text.text, html=text.html, when=ctx.now)  # fmt: skip
-    return SendEmail(mail.key, adviser.email, f, "emailed", mail=mail)
+    return SendEmail(key=mail.key, mailbox=adviser.email, follow_up=f, event="emailed", mail=mail)
 
 
 def _letter(ctx: Context, adviser: AdviserSettings, f: FollowUp) -> FileMail:
@@ -276,7 +281,8 @@ def _letter(ctx: Context, adviser: AdviserSettings, f: FollowUp) -> FileMail:
                     attachments=((f"courrier-M3-{_safe(f.client.id)}.html", "text/html",
                                   letter.html.encode()),))  # fmt: skip
     done = replace(f, state=State.DONE, letter_at=ctx.now, ended_at=ctx.now)
-    return FileMail(mail.key, _mailbox(ctx, adviser), f, "letter", folder=_folder(ctx, f), mail=mail, new=done)
+    return FileMail(key=mail.key, mailbox=_mailbox(ctx, adviser), follow_up=f, event="letter", folder=_folder(ctx, f),
+                    mail=mail, new=done)
 
 
 # --- file: the email sent, the replies, the record -------------------------------------------------------
@@ -284,9 +290,9 @@ def _letter(ctx: Context, adviser: AdviserSettings, f: FollowUp) -> FileMail:
 
 def _filings(
     ctx: Context, adviser: AdviserSettings, follow_ups: list[FollowUp], inbox: list[InboundMail]
-) -> list[Action]:
+) -> list[AnyAction]:
     by_id = {m.message_id: m for m in inbox}
-    actions: list[Action] = []
+    actions: list[AnyAction] = []
     for f in follow_ups:
         try:
             actions += _files_for(ctx, adviser, f, by_id)
@@ -295,15 +301,16 @@ def _filings(
     return actions
 
 
-def _files_for(ctx: Context, adviser: AdviserSettings, f: FollowUp, inbox: dict[str, InboundMail]) -> list[Action]:
-    actions: list[Action] = []
+def _files_for(ctx: Context, adviser: AdviserSettings, f: FollowUp, inbox: dict[str, InboundMail]) -> list[AnyAction]:
+    actions: list[AnyAction] = []
     mailbox, folder = _mailbox(ctx, adviser), _folder(ctx, f)
     if f.emailed_at and not f.email_filed:
         sent = ctx.renderer.client_email(f, adviser)
         copy = MailSpec(key=f"{f.id}#file-email", sender=adviser.email, sender_name=adviser.name, to=(f.client.email,),
                         subject=sent.subject, text=sent.text, html=sent.html, when=f.emailed_at)  # fmt: skip
         f = replace(f, email_filed=True)
-        actions.append(FileMail(copy.key, mailbox, f, "email filed", folder=folder, mail=copy, new=f))
+        actions.append(FileMail(key=copy.key, mailbox=mailbox, follow_up=f, event="email filed", folder=folder,
+                                mail=copy, new=f))
     for mid in f.reply_ids + f.other_ids:  # the client's replies, and the others in the thread for the adviser
         if mid in f.replies_filed or mid not in inbox:
             continue
@@ -312,13 +319,15 @@ def _files_for(ctx: Context, adviser: AdviserSettings, f: FollowUp, inbox: dict[
                         subject=reply.subject, text=reply.text, html=reply.html, when=reply.received_at,
                         in_reply_to=f.email_message_id)  # fmt: skip
         f = replace(f, replies_filed=f.replies_filed + (mid,))
-        actions.append(FileMail(mail.key, mailbox, f, "reply filed", folder=folder, mail=mail, new=f))
+        actions.append(FileMail(key=mail.key, mailbox=mailbox, follow_up=f, event="reply filed", folder=folder,
+                                mail=mail, new=f))
     if f.state.ended and not f.record_filed and not _unfiled_replies(f):
         record = ctx.renderer.record(f, adviser, ctx.now)
         mail = MailSpec(key=f"{f.id}#record", sender=adviser.email, sender_name=adviser.name, to=(adviser.email,),
                         subject=record.subject, text=record.text, html=record.html, when=ctx.now)  # fmt: skip
         done = replace(f, record_filed=True)
-        actions.append(FileMail(mail.key, mailbox, f, "record filed", folder=folder, mail=mail, new=done))
+        actions.append(FileMail(key=mail.key, mailbox=mailbox, follow_up=f, event="record filed", folder=folder,
+                                mail=mail, new=done))
     return actions
 
 
@@ -358,7 +367,7 @@ def _digest_of(text: str) -> str:
 
 def _digest(
     ctx: Context, adviser: AdviserSettings, follow_ups: Iterable[FollowUp], report: AdviserReport
-) -> list[Action]:
+) -> list[AnyAction]:
     """One message a day in the adviser's Inbox: calls without outcome, letters, complaints, bounces, capacity."""
     key = f"digest:{adviser.email}:{ctx.today.isoformat()}"
     working_day = ctx.today.weekday() in adviser.working_days and is_business_day(ctx.today, subdivisions(adviser))
@@ -382,4 +391,4 @@ def _digest(
     digest = ctx.renderer.digest(adviser, ctx.today, items)
     mail = MailSpec(key=key, sender=adviser.email, sender_name="m3mail", to=(adviser.email,), subject=digest.subject,
                     text=digest.text, html=digest.html, when=ctx.now)  # fmt: skip
-    return [Notify(key, adviser.email, None, "digest", mail=mail)]
+    return [Notify(key=key, mailbox=adviser.email, event="digest", mail=mail)]

@@ -36,7 +36,7 @@ def action() -> SendEmail:
     f = FollowUp("M3-C1-20261118", Client("C1", email="c1@example.com"), ADVISER, (), NOW.date(), NOW.date(),
                  NOW.date(), 1, NOW, state=State.UNREACHED)  # fmt: skip
     mail = MailSpec("M3-C1-20261118#email", ADVISER, ("c1@example.com",), "Bonjour", "texte", "<p>texte</p>")
-    return SendEmail(mail.key, ADVISER, f, "emailed", mail=mail)
+    return SendEmail(key=mail.key, mailbox=ADVISER, follow_up=f, event="emailed", mail=mail)
 
 
 def test_a_first_try_does_not_look_and_a_retry_after_a_failure_does(tmp_path: Path) -> None:
@@ -74,8 +74,10 @@ def filings(fid: str) -> list[FileMail]:
     record = MailSpec(f"{fid}#record", ADVISER, (ADVISER,), "Compte rendu", "texte", "<p>texte</p>")
     emailed = replace(f, email_filed=True)
     done = replace(emailed, state=State.DONE, record_filed=True)
-    return [FileMail(copy.key, ADVISER, emailed, "email filed", folder=folder, mail=copy, new=emailed),
-            FileMail(record.key, ADVISER, emailed, "record filed", folder=folder, mail=record, new=done)]  # fmt: skip
+    return [FileMail(key=copy.key, mailbox=ADVISER, follow_up=emailed, event="email filed", folder=folder,
+                     mail=copy, new=emailed),
+            FileMail(key=record.key, mailbox=ADVISER, follow_up=emailed, event="record filed", folder=folder,
+                     mail=record, new=done)]  # fmt: skip
 
 
 def test_the_filings_of_several_follow_ups_go_to_the_backend_together_in_each_one_s_order(tmp_path: Path) -> None:

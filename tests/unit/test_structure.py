@@ -15,10 +15,10 @@ def module_name(path: Path) -> str:
 
 
 def imports(path: Path, known: set[str]) -> set[str]:
-    """The m3mail modules ``path`` imports (a name imported from a package counts as its module if it is one)."""
+    """The m3mail modules ``path`` imports (a name imported from a package counts if it is a module)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    skipped = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-               for n in ast.walk(node)}  # fmt: skip
+    guarded = [n for n in ast.walk(tree) if isinstance(n, ast.If) and "TYPE_CHECKING" in ast.unparse(n.test)]
+    skipped = {id(n) for node in guarded for n in ast.walk(node)}
     found: set[str] = set()
     for node in ast.walk(tree):
         if id(node) in skipped:
