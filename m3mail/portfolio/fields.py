@@ -1,12 +1,16 @@
 """Parsers for the export's values, as French agency tools write them.
 
 Each parser takes the cell's text and returns the value, or raises ``BadValue`` with a reason that names no
-client data (it may be printed or logged): we say what is wrong with an email, never the email itself.
+client data (it may be printed or logged): we say what is wrong with an email, never the email itself. A cell
+in the wrong column (a row shifted by a missing separator) can hold anyone's name, email or phone, so a reason
+quotes a value only when its form is known to be harmless (a date such as ``31/02/2026``); otherwise it shows
+the value's ``shape`` (``06 12 34`` -> ``'99 99 99'``).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -19,6 +23,19 @@ from m3mail.models import fold
 
 class BadValue(ValueError):
     """A cell whose value cannot be used; ``str()`` is the reason shown to the user."""
+
+
+_SHAPE_MAX = 24
+
+
+def shape(text: str) -> str:
+    """How a value looks, never what it says: digits as 9, letters as A, other characters kept (control ones
+    as ?). ``'F-69002'`` -> ``"'A-99999'"``; a longer value is described by its length alone."""
+    text = text.strip()
+    if len(text) > _SHAPE_MAX:
+        return f"a value of {len(text)} characters"
+    return "'" + "".join("9" if c.isdigit() else "A" if c.isalpha() else c if c.isprintable() else "?"
+                         for c in text) + "'"  # fmt: skip
 
 
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
@@ -35,7 +52,8 @@ def parse_date(text: str) -> date:
     elif m := _FRENCH.match(text):
         day, month, year = int(m[1]), int(m[3]), int(m[4])
     else:
-        raise BadValue(f"{text!r} is not a date (expected DD/MM/YYYY or YYYY-MM-DD)" if text else "missing")
+        raise BadValue(f"{shape(text)} is not a date (expected DD/MM/YYYY or YYYY-MM-DD)" if text else "missing")
+    # past this point the text is date-shaped (digits and the separators above): safe to quote
     if not 1900 <= year <= 2199:
         raise BadValue(f"{text!r}: year {year} is out of range")
     if not 1 <= month <= 12:
@@ -61,9 +79,9 @@ def parse_amount(text: str) -> Decimal:
     try:
         value = Decimal(compact)
     except InvalidOperation:
-        raise BadValue(f"{text.strip()!r} is not an amount like '1 234,56'") from None
+        raise BadValue(f"{shape(text)} is not an amount like '1 234,56'") from None
     if not value.is_finite() or value < 0:
-        raise BadValue(f"{text.strip()!r} is not a positive amount")
+        raise BadValue(f"{shape(text)} is not a positive amount")
     return value.quantize(Decimal("0.01"))
 
 
@@ -79,7 +97,7 @@ def parse_flag(text: str) -> bool:
         return True
     if folded in _FALSE:
         return False
-    raise BadValue(f"{text.strip()!r} is not a yes/no value (oui, non, 1, 0, x or empty)")
+    raise BadValue(f"{shape(text)} is not a yes/no value (oui, non, 1, 0, x or empty)")
 
 
 _CIVILITIES = {
@@ -177,10 +195,63 @@ def parse_postal_code(text: str) -> str:
     if code.isdigit() and len(code) == 4:
         code = "0" + code
     if not (code.isdigit() and len(code) == 5):
-        raise BadValue(f"{text.strip()!r} is not a French postal code (five digits)")
+        raise BadValue(f"{shape(text)} is not a French postal code (five digits)")
     return code
 
 
 def split_list(text: str, separator: str) -> tuple[str, ...]:
     """``Bris de glace | Assistance`` -> ('Bris de glace', 'Assistance'); empty items are dropped."""
     return tuple(item for part in text.split(separator) if (item := part.strip()))
+
+
+# Client ids go into follow-up ids (M3-<client>-<day>), folder names, log lines and idempotency keys: letters
+# and digits as agency CRMs number clients (C10011, 2024-000123, AB/1234, CLI_0042, 12.345), ASCII only, with
+# - _ . / inside. No space, control character (a CR/LF breaks a log line, a folder name, a header), quote or
+# other punctuation. 64 characters is well past any CRM's numbering and keeps a folder name within bounds.
+CLIENT_ID_MAX = 64
+_CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # no "/": a folder name holds the id as it is
+# Contract ids are only shown (brief, record, report): any printable text, up to 128 characters.
+CONTRACT_ID_MAX = 128
+_CONTROL = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})  # control, format (bidi, zero width), unassigned
+
+
+def parse_client_id(text: str) -> str:
+    """The client id as written, or BadValue saying which character is wrong (the id itself is not quoted)."""
+    text = text.strip()
+    if not text:
+        raise BadValue("missing")
+    if len(text) > CLIENT_ID_MAX:
+        raise BadValue(f"not a client id: {len(text)} characters long, at most {CLIENT_ID_MAX}")
+    if _CLIENT_ID.fullmatch(text):
+        return text
+    if not (text[0].isascii() and text[0].isalnum()):
+        bad, where = text[0], "starts with"
+    else:
+        bad, where = next(c for c in text if not (c.isascii() and (c.isalnum() or c in "._-"))), "holds"
+    raise BadValue(f"not a client id: it {where} {_character(bad)}; a client id holds letters and digits, and "
+                   f"- _ . after the first one (up to {CLIENT_ID_MAX} characters)")  # fmt: skip
+
+
+def parse_contract_id(text: str) -> str:
+    """The contract id as written: printable text, without control characters, within CONTRACT_ID_MAX."""
+    text = text.strip()
+    if not text:
+        raise BadValue("missing")
+    if len(text) > CONTRACT_ID_MAX:
+        raise BadValue(f"not a contract id: {len(text)} characters long, at most {CONTRACT_ID_MAX}")
+    if not text.isprintable():  # the fast path: isprintable() is False for NBSP too, which is allowed
+        bad = next((c for c in text if unicodedata.category(c) in _CONTROL), None)
+        if bad is not None:
+            raise BadValue(f"not a contract id: it holds {_character(bad)}")
+    return text
+
+
+def _character(c: str) -> str:
+    """A character named for a reason: a single character is no one's data."""
+    if c in "\r\n":
+        return "a line break"
+    if c.isspace():
+        return "a space"
+    if unicodedata.category(c) in _CONTROL:
+        return f"a control character (U+{ord(c):04X})"
+    return repr(c)

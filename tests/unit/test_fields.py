@@ -14,11 +14,14 @@ from m3mail.portfolio.fields import (
     BadValue,
     parse_amount,
     parse_civility,
+    parse_client_id,
+    parse_contract_id,
     parse_date,
     parse_email,
     parse_flag,
     parse_phone,
     parse_postal_code,
+    shape,
     split_list,
 )
 
@@ -270,3 +273,86 @@ def test_parse_postal_code_rejects(text):
 ])  # fmt: skip
 def test_split_list(text, separator, expected):
     assert split_list(text, separator) == expected
+
+
+# --- reasons show a value's shape, never the value -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    pytest.param("06 12 34", "'99 99 99'", id="phone"),
+    pytest.param("F-69002", "'A-99999'", id="postal-code"),
+    pytest.param("Hélène", "'AAAAAA'", id="accented-name"),
+    pytest.param("a\tb", "'A?A'", id="control-character"),
+    pytest.param("jean.dupont@example.com", "'AAAA.AAAAAA@AAAAAAA.AAA'", id="email"),
+    pytest.param("x" * 25, "a value of 25 characters", id="long"),
+])  # fmt: skip
+def test_shape(text, expected):
+    assert shape(text) == expected
+
+
+@pytest.mark.parametrize(("parse", "text", "reason"), [
+    pytest.param(parse_date, "06 12 34 56 78", "'99 99 99 99 99' is not a date", id="date-phone"),
+    pytest.param(parse_date, "Dupont", "'AAAAAA' is not a date", id="date-name"),
+    pytest.param(parse_amount, "06.12.34.56.78", "'99.99.99.99.99' is not an amount", id="amount-phone"),
+    pytest.param(parse_amount, "-12", "'-99' is not a positive amount", id="amount-negative"),
+    pytest.param(parse_flag, "Dupont", "'AAAAAA' is not a yes/no value", id="flag-name"),
+    pytest.param(parse_postal_code, "Villeurbanne", "'AAAAAAAAAAAA' is not a French postal code", id="postal-city"),
+])  # fmt: skip
+def test_reasons_show_the_shape_of_a_value_never_the_value(parse, text, reason):
+    with pytest.raises(BadValue) as caught:
+        parse(text)
+    assert str(caught.value).startswith(reason)
+    assert text not in str(caught.value)
+
+
+def test_a_date_shaped_value_is_quoted():
+    with pytest.raises(BadValue, match=r"^'31/02/2026' does not exist: February 2026 has no day 31$"):
+        parse_date("31/02/2026")
+
+
+# --- parse_client_id, parse_contract_id -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["C10011", "2024-000123", "AB-1234", "CLI_0042", "12.345", "7", "x" * 64])
+def test_parse_client_id(text):
+    assert parse_client_id(f" {text} ") == text
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    pytest.param("", "missing", id="empty"),
+    pytest.param("C\n1", "it holds a line break", id="LF"),
+    pytest.param("C\r1", "it holds a line break", id="CR"),
+    pytest.param("C 1", "it holds a space", id="space"),
+    pytest.param("C\u00a01", "it holds a space", id="NBSP"),
+    pytest.param("C\x001", "it holds a control character (U+0000)", id="NUL"),
+    pytest.param("C\u200b1", "it holds a control character (U+200B)", id="zero-width-space"),
+    pytest.param("-C1", "it starts with '-'", id="leading-dash"),
+    pytest.param("/etc", "it starts with '/'", id="leading-slash"),
+    pytest.param("AB/1234", "it holds '/'", id="slash"),
+    pytest.param("C;1", "it holds ';'", id="semicolon"),
+    pytest.param("C\\1", "it holds '\\\\'", id="backslash"),
+    pytest.param("Zoé1", "it holds 'é'", id="accent"),
+    pytest.param("x" * 65, "65 characters long, at most 64", id="too-long"),
+])  # fmt: skip
+def test_parse_client_id_rejects(text, reason):
+    with pytest.raises(BadValue) as caught:
+        parse_client_id(text)
+    assert reason in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["CT-1001", "AU/2024/000123", "Contrat n° 12", "12\u00a0345"])
+def test_parse_contract_id(text):
+    assert parse_contract_id(text) == text
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    pytest.param("", "missing", id="empty"),
+    pytest.param("CT\n1", "a line break", id="LF"),
+    pytest.param("CT\x1b[0m", "a control character (U+001B)", id="escape"),
+    pytest.param("CT\u202e1", "a control character (U+202E)", id="bidi-override"),
+    pytest.param("C" * 129, "129 characters long, at most 128", id="too-long"),
+])  # fmt: skip
+def test_parse_contract_id_rejects(text, reason):
+    with pytest.raises(BadValue) as caught:
+        parse_contract_id(text)
+    assert reason in str(caught.value)

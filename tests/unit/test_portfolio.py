@@ -233,13 +233,19 @@ def test_a_stray_quote_that_swallows_rows_is_rejected_with_the_lines_it_took():
     assert "lines 4-5 were not read" in report.rejected[0].reason
 
 
-def test_an_unclosed_quote_in_a_large_export_is_a_portfolio_error_naming_the_line(tmp_path):
+def test_an_unclosed_quote_in_a_large_export_rejects_its_row_and_the_rows_after_are_read(tmp_path):
+    """Past the 65,536 characters a value may hold, the stray quote's value stops: its row is rejected with the
+    lines it took, and the csv module starts afresh on the next line (it used to stop the whole import)."""
     lines = (DATA / UNCLOSED).read_bytes().split(b"\r\n")  # header, U001, U002 with the stray quote, U003, U004
     big = tmp_path / "big.csv"
     big.write_bytes(b"\r\n".join(lines[:3] + [lines[4].replace(b"U004", b"V%04d" % i) for i in range(2000)]))
     reader = PortfolioReader(big, PortfolioSettings(), ADVISERS)
-    with pytest.raises(PortfolioError, match=r"cannot be read past line \d+: .* a stray"):
-        list(reader.records())
+    records = list(reader.records())
+    [issue] = reader.report.rejected
+    last = int(re.search(r"lines 3-(\d+) were read as one value", issue.reason)[1])
+    assert (issue.row, issue.field) == (3, "questions")
+    assert f"lines 4-{last} were not read; close or remove the quote" in issue.reason
+    assert [r.contract.line for r in records] == [2, *range(last + 1, 2003 + 1)]
 
 
 def test_missing_file():
