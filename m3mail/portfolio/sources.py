@@ -20,6 +20,9 @@ from m3mail.portfolio.xlsx import xlsx_table
 __all__ = ["RowFlaw", "Table", "open_table"]
 
 
+MAX_EXPORT_BYTES = 4 * 2**30  # a million-row export is about 220 MB: past 4 GiB, it is not an agency's portfolio
+
+
 @contextmanager
 def open_table(path: Path, sheet: str = "") -> Iterator[Table]:
     """Open the export for reading; raises PortfolioError when it cannot be read at all."""
@@ -27,6 +30,11 @@ def open_table(path: Path, sheet: str = "") -> Iterator[Table]:
         raise PortfolioError(f"{path}: the export file does not exist")
     if path.is_dir():
         raise PortfolioError(f"{path}: is a folder, not an export file")
+    if not path.is_file():  # a device (/dev/zero), a pipe, a socket: no end, or none to be sure of
+        raise PortfolioError(f"{path}: not a regular file (a device or a pipe): export the portfolio to a file")
+    if (size := path.stat().st_size) > MAX_EXPORT_BYTES:
+        raise PortfolioError(f"{path}: {size / 2**30:.1f} GiB, over the {MAX_EXPORT_BYTES // 2**30} GiB an export "
+                             "may hold (20 times a million-row export): split it, or check what was exported")  # fmt: skip
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         with xlsx_table(path, sheet) as table:
             yield table
