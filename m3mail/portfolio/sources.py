@@ -33,8 +33,9 @@ def open_table(path: Path, sheet: str = "") -> Iterator[Table]:
     if not path.is_file():  # a device (/dev/zero), a pipe, a socket: no end, or none to be sure of
         raise PortfolioError(f"{path}: not a regular file (a device or a pipe): export the portfolio to a file")
     if (size := path.stat().st_size) > MAX_EXPORT_BYTES:
-        raise PortfolioError(f"{path}: {size / 2**30:.1f} GiB, over the {MAX_EXPORT_BYTES // 2**30} GiB an export "
-                             "may hold (20 times a million-row export): split it, or check what was exported")  # fmt: skip
+        limit = MAX_EXPORT_BYTES // 2**30
+        raise PortfolioError(f"{path}: {size / 2**30:.1f} GiB, over the {limit} GiB an export may hold (20 times a "
+                             "million-row export): split it, or check what was exported")  # fmt: skip
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         with xlsx_table(path, sheet) as table:
             yield table
