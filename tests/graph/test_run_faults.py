@@ -19,7 +19,7 @@ import csv
 import io
 import math
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
 
 from m3mail.backends.microsoft365 import make_microsoft365
 from m3mail.backends.microsoft365.backend import KEY_PROPERTY
@@ -102,9 +103,10 @@ def follow_ups(settings: Settings) -> tuple:
                      for f in store.follow_ups())  # fmt: skip
 
 
-def run(settings: Settings, now: datetime) -> dict[str, int]:
-    """One run as the scheduled service makes it (a new process: a new backend), without sleeping."""
-    backend = make_microsoft365(settings)
+def run(settings: Settings, now: datetime, transport: HTTPAdapter | None = None) -> dict[str, int]:
+    """One run as the scheduled service makes it (a new process: a new backend), without sleeping; its Graph
+    requests through ``transport`` when given."""
+    backend = make_microsoft365(settings, transport=transport)
     backend.sleep = lambda _s: None
     try:
         return run_once(settings, now, backend=backend, sleep=lambda _s: None, echo=lambda _s: None).usage
@@ -235,8 +237,7 @@ def test_every_graph_call_failing_once_in_turn(story, step: int, kind: dict[str,
 @pytest.mark.parametrize("delay", [False, True], ids=["", "sent-items-delay"])
 @pytest.mark.parametrize("after", [False, True], ids=["before", "after"])
 @pytest.mark.parametrize("step", range(4))
-def test_killed_before_or_after_every_graph_request(story, step: int, after: bool, delay: bool,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_killed_before_or_after_every_graph_request(story, step: int, after: bool, delay: bool) -> None:
     """With ``delay``, a sent email's copy reaches Sent Items only after the restarted run (message-send: it "may
     take time"): that run must send nothing again, and the one after the copy appears records it."""
     graph, settings, moments = story
@@ -244,10 +245,8 @@ def test_killed_before_or_after_every_graph_request(story, step: int, after: boo
     for n in range(1, moment.requests + 1):
         _restore(graph, settings, moment)
         graph.sent_items_delay = math.inf if delay else 0.0
-        with monkeypatch.context() as m:
-            m.setattr(requests.Session, "send", _dying(requests.Session.send, graph.base_url, n, after))
-            with pytest.raises(Killed):
-                run(settings, moment.now)
+        with pytest.raises(Killed):
+            run(settings, moment.now, transport=Dying(n, after))
         run(settings, moment.now)  # the restarted service
         if delay:
             graph.sent_items_delay = 0.0
@@ -256,20 +255,20 @@ def test_killed_before_or_after_every_graph_request(story, step: int, after: boo
         assert (world(graph), follow_ups(settings)) == moment.after, f"killed {'after' if after else 'before'} {n}"
 
 
-def _dying(send: Callable[..., Any], base: str, n: int, after: bool) -> Callable[..., Any]:
-    """requests' send, until the n-th request to Graph (not to the sign-in service): then the process dies."""
-    seen = [0]
+class Dying(HTTPAdapter):
+    """requests' own transport for the Graph requests (the backend mounts it on graph_url: the sign-in service
+    is not counted), until the n-th: then the process dies, before it is sent or after its answer came."""
 
-    def dying(session: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> Any:
-        graph_call = str(request.url).startswith(f"{base}/v1.0/")
-        if graph_call:
-            seen[0] += 1
-        if graph_call and seen[0] == n and not after:
-            raise Killed(f"before request {n}")
-        response = send(session, request, **kwargs)
-        if graph_call and seen[0] == n and after:
-            raise Killed(f"after request {n}")
+    def __init__(self, n: int, after: bool):
+        super().__init__()
+        self.n, self.after, self.seen = n, after, 0
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        self.seen += 1
+        if self.seen == self.n and not self.after:
+            raise Killed(f"before request {self.n}")
+        response = super().send(request, *args, **kwargs)
+        if self.seen == self.n and self.after:
+            raise Killed(f"after request {self.n}")
         return response
-
-    return dying
 

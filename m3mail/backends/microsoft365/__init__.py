@@ -11,12 +11,15 @@ from typing import TYPE_CHECKING
 from m3mail.errors import SettingsError, SettingsProblem
 
 if TYPE_CHECKING:
+    from requests.adapters import BaseAdapter
+
     from m3mail.backends.microsoft365.backend import Microsoft365Backend
     from m3mail.settings import Settings
 
 
-def make_microsoft365(settings: Settings) -> Microsoft365Backend:
-    """The backend from the settings: a certificate (recommended) or a client secret from the environment."""
+def make_microsoft365(settings: Settings, *, transport: BaseAdapter | None = None) -> Microsoft365Backend:
+    """The backend from the settings: a certificate (recommended) or a client secret from the environment;
+    ``transport``: a requests adapter every Graph request goes through (tests inject one)."""
     from m3mail.backends.microsoft365.backend import Microsoft365Backend
     from m3mail.backends.microsoft365.connection import GraphAccess
 
@@ -38,6 +41,6 @@ def make_microsoft365(settings: Settings) -> Microsoft365Backend:
                                       "or set certificate_key and certificate_thumbprint)")  # fmt: skip
             raise SettingsError("settings", [problem])
     access = GraphAccess(m.tenant_id, m.client_id, credential, graph_url=m.graph_url, authority_url=m.authority_url,
-                         ca_bundle=str(m.ca_bundle) if m.ca_bundle else None)  # fmt: skip
+                         ca_bundle=str(m.ca_bundle) if m.ca_bundle else None, transport=transport)  # fmt: skip
     return Microsoft365Backend(access, settings.timezone, per_mailbox=m.requests_per_mailbox,
                               batching=m.batching)

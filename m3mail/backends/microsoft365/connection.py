@@ -12,10 +12,11 @@ O365's own retries and delay are turned off: tenacity, outside, owns the retry p
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+import requests.adapters
 from msal import ConfidentialClientApplication
 from O365 import Account, MSGraphProtocol
 from O365.connection import Connection
@@ -42,6 +43,9 @@ class GraphAccess:
     authority_url: str = "https://login.microsoftonline.com"
     ca_bundle: str | None = None  # a CA file to trust instead of the system's (an emulator's, a proxy's)
     timeout: float = 30.0
+    # every Graph request goes through it when set (a requests transport adapter, mounted on graph_url): tests
+    # inject one to stop the process at a chosen request; None: requests' own
+    transport: requests.adapters.BaseAdapter | None = field(default=None, compare=False)
 
     @property
     def authority(self) -> str:
@@ -99,6 +103,8 @@ class GraphConnection(Connection):
         token = self.token()
         if self.session is None:
             self.session = self.get_session()
+            if self.access.transport is not None:
+                self.session.mount(self.access.graph_url.rstrip("/") + "/", self.access.transport)
         self.update_session_auth_header(access_token=token)
         if self.access.ca_bundle:  # the settings' CA file, whatever REQUESTS_CA_BUNDLE says (see _PinnedVerify)
             kwargs.setdefault("verify", self.access.ca_bundle)
