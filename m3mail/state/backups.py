@@ -43,12 +43,7 @@ def take_daily(db: sqlite3.Connection, folder: Path, state: Path, day: date, kee
     temporary = target.with_name(target.name + ".tmp")
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.close(os.open(temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600))
-        copy = sqlite3.connect(temporary)
-        try:
-            db.backup(copy)
-        finally:
-            copy.close()
+        _copy(db, temporary)
         os.replace(temporary, target)
     except (OSError, sqlite3.Error) as e:
         with contextlib.suppress(OSError):
@@ -66,12 +61,7 @@ def restore(backup: Path, state: Path, now: datetime) -> Path | None:
     try:
         check_database(source, backup)
         temporary = state.with_name(state.name + ".restoring")
-        os.close(os.open(temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600))
-        target = sqlite3.connect(temporary)
-        try:
-            source.backup(target)
-        finally:
-            target.close()
+        _copy(source, temporary)
         aside = None
         if state.exists():
             aside = state.with_name(f"{state.name}.replaced-{now:%Y%m%dT%H%M%S}")
@@ -89,3 +79,13 @@ def restore(backup: Path, state: Path, now: datetime) -> Path | None:
     finally:
         source.close()
     return aside
+
+
+def _copy(source: sqlite3.Connection, path: Path) -> None:
+    """The database of ``source`` into a new private file at ``path`` (SQLite's online backup)."""
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600))
+    target = sqlite3.connect(path)
+    try:
+        source.backup(target)
+    finally:
+        target.close()

@@ -90,10 +90,16 @@ def test_a_newer_schema_is_refused_rather_than_guessed_at(tmp_path: Path) -> Non
 # --- a damaged state is refused, never taken as new ------------------------------------------------------
 
 
-def a_state_with_one_follow_up(path: Path) -> None:
+def a_state_with_one_follow_up(path: Path, damage: str = "") -> None:
+    """A state holding one follow-up, then ``damage`` (SQL) done to it behind m3mail's back."""
     at = datetime(2026, 11, 25, 8, 0)
     with StateStore(path) as state:
         state.add([new_follow_up(follow_up(), at)], at)
+    if damage:
+        db = sqlite3.connect(path)
+        db.execute(damage)
+        db.commit()
+        db.close()
 
 
 def test_an_empty_state_file_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
@@ -114,33 +120,21 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
 
 def test_a_follow_up_row_with_broken_json_is_refused_with_its_id(tmp_path: Path) -> None:
     path = tmp_path / "m3mail.db"
-    a_state_with_one_follow_up(path)
-    db = sqlite3.connect(path)
-    db.execute("UPDATE followups SET data = '{\"id\": \"M3-C1-2026' WHERE id = 'M3-C1-20261118'")
-    db.commit()
-    db.close()
+    a_state_with_one_follow_up(path, "UPDATE followups SET data = '{\"id\": \"M3-C1-2026' WHERE id = 'M3-C1-20261118'")
     with pytest.raises(StateError, match="follow-up\\(s\\) M3-C1-20261118 cannot be read"):
         StateStore(path)
 
 
 def test_a_follow_up_of_the_wrong_shape_is_a_state_error_not_a_traceback(tmp_path: Path) -> None:
     path = tmp_path / "m3mail.db"
-    a_state_with_one_follow_up(path)
-    db = sqlite3.connect(path)
-    db.execute("UPDATE followups SET data = '{\"id\": 3}'")
-    db.commit()
-    db.close()
+    a_state_with_one_follow_up(path, "UPDATE followups SET data = '{\"id\": 3}'")
     with StateStore(path) as state, pytest.raises(StateError, match="a follow-up cannot be read"):
         state.follow_ups()
 
 
 def test_a_missing_table_is_refused_by_name(tmp_path: Path) -> None:
     path = tmp_path / "m3mail.db"
-    a_state_with_one_follow_up(path)
-    db = sqlite3.connect(path)
-    db.execute("DROP TABLE actions")
-    db.commit()
-    db.close()
+    a_state_with_one_follow_up(path, "DROP TABLE actions")
     with pytest.raises(StateError, match="table\\(s\\) actions missing"):
         StateStore(path)
 
