@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from m3mail.backends.base import Backend, ReadOnly
@@ -75,13 +75,17 @@ def run_once(settings: Settings, now: datetime, *, backend: Backend | None = Non
     """One pass of the whole job at ``now``, under the lock (a dry run only reads: it takes none)."""
     with nullcontext() if dry_run else locked(settings), _open_state(settings, dry_run) as store:
         own_backend = backend is None
-        clock = clock or _running_clock(now)
+        # the sending limit paces real sends by the real time (unless a test gives its clock): the run's own
+        # clock stays at ``now`` for what it records, and frozen, the limit's minute never passed, so that every
+        # email past a mailbox's 30th waited a whole minute
+        pace = clock or _real_time
+        clock = clock or (lambda: now)
         backend = backend or make_backend(settings, clock, read_only=dry_run)
         if dry_run and not isinstance(backend, ReadOnly):
             backend = ReadOnly(backend)
         try:
             executor = Executor(backend, store, clock, dry_run=dry_run, stop=stop, echo=echo,
-                                limit=SendingLimit(settings.email.per_minute, clock, sleep))  # fmt: skip
+                                limit=SendingLimit(settings.email.per_minute, pace, sleep))  # fmt: skip
             ctx = Context(settings, backend, store, Renderer(settings.agency, settings.templates), executor, now)
             summary = RunSummary(now, dry_run=dry_run)
             if not dry_run:
@@ -95,12 +99,8 @@ def run_once(settings: Settings, now: datetime, *, backend: Backend | None = Non
                 backend.close()
 
 
-def _running_clock(now: datetime) -> Clock:
-    """The run's clock: ``now`` (the real time, or the moment --today gives), moving on with the real time. A
-    clock frozen at ``now`` made the sending limit (30 emails a minute per mailbox) wait a minute for every email
-    past the 30th, since its minute never passed."""
-    started = time.monotonic()
-    return lambda: now + timedelta(seconds=time.monotonic() - started)
+def _real_time() -> datetime:
+    return datetime.now(UTC)
 
 
 @contextmanager
