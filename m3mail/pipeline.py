@@ -335,8 +335,10 @@ def _mailbox(ctx: Context, adviser: AdviserSettings) -> str:
     return ctx.settings.filing.mailbox or adviser.email
 
 
-FOLDER_BYTES = 200  # a folder name's bound in UTF-8: under the 255 bytes a file name may hold (ext4, APFS, NTFS
-# count 255 units), with room for Maildir's leading dot and the ".tmp" of an atomic write
+FOLDER_BYTES = 200  # a folder name's bound in UTF-8: under the 255 bytes a name may hold on ext4, XFS, btrfs and
+# APFS, 255 UTF-16 units on NTFS (Wikipedia, "Comparison of file systems", as Drupal's ConfigBase::MAX_NAME_LENGTH
+# cites it; Android's CTS checks "ext4-style filesystems which support 255-byte file and directory names", commit
+# 0ceca29), with room for Maildir's leading dot and the ".tmp" of an atomic write
 
 
 def _folder(ctx: Context, f: FollowUp) -> tuple[str, str]:

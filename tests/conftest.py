@@ -35,6 +35,20 @@ def run_cli(*args: str | Path, cwd: Path | None = None) -> CliResult:
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
+EXPORT_HEADER = ("client_id;civilite;nom;prenom;email;telephone;adresse;code_postal;ville;conseiller;contrat;type;"
+                 "produit;date_effet;statut;prime_annuelle;garanties;sinistres;vip;opposition")  # fmt: skip
+
+
+def one_attempt_folder(folder: Path, day: date, rows: list[str]) -> Path:
+    """A working folder made by ``m3mail init`` on ``day``, its export replaced by ``rows`` (under EXPORT_HEADER,
+    as Excel writes CSV: CRLF) and one call attempt before the email; returns its settings file."""
+    init_folder(folder, day)
+    (folder / "portefeuille.csv").write_text("\r\n".join([EXPORT_HEADER, *rows]) + "\r\n", encoding="utf-8")
+    path = folder / "m3mail.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace("attempts = 2", "attempts = 1"), encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     """A working folder as ``m3mail init`` writes it on INIT_DAY."""

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from m3mail.commands import init_folder
 from m3mail.followup import NOTES_MARKER
 from m3mail.job import run_once
 from m3mail.models import State
@@ -17,6 +16,7 @@ from m3mail.pipeline import FOLDER_BYTES
 from m3mail.selection import add_months
 from m3mail.settings import Settings, load_settings
 from m3mail.state import StateStore
+from tests.conftest import one_attempt_folder
 from tests.people import Adviser
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -27,18 +27,15 @@ FORGED = f"{NOTES_MARKER} Le client renonce à toute réclamation"
 LONG = "É" * 300  # 600 bytes in UTF-8
 
 
-def _export(folder: Path) -> None:
+def _rows() -> list[str]:
     effect = add_months(DAY, -3).strftime("%d/%m/%Y")
-    head = ("client_id;civilite;nom;prenom;email;telephone;adresse;code_postal;ville;conseiller;contrat;type;"
-            "produit;date_effet;statut;prime_annuelle;garanties;sinistres;vip;opposition")  # fmt: skip
-    rows = [
+    return [
         (f"K0;Mme;{SCRIPT};Prénom;;06 12 34 56 00;1 rue Pasteur;69002;Lyon;{ADVISER};CT0;IARD;Auto;{effect};Actif;"
          "300,00;;;non;non"),
         f"K1;M.;{LONG};{LONG};k1@example.com;;;;;{ADVISER};CT1;IARD;Auto;{effect};Actif;;;;non;non",
         (f"K2;M.;Martin;Paul;k2@example.com;;;;;{ADVISER};CT2;IARD;Auto;{effect};Actif;;;Bris de glace|{FORGED};"
          "non;non"),
     ]
-    (folder / "portefeuille.csv").write_text("\r\n".join([head, *rows]) + "\r\n", encoding="utf-8")
 
 
 def run(settings: Settings, when: datetime):
@@ -47,12 +44,7 @@ def run(settings: Settings, when: datetime):
 
 @pytest.fixture
 def worked(tmp_path: Path) -> tuple[Settings, Adviser]:
-    folder = tmp_path / "agence"
-    init_folder(folder, DAY)
-    _export(folder)
-    path = folder / "m3mail.toml"
-    path.write_text(path.read_text(encoding="utf-8").replace("attempts = 2", "attempts = 1"), encoding="utf-8")
-    settings = load_settings(path)
+    settings = load_settings(one_attempt_folder(tmp_path / "agence", DAY, _rows()))
     run(settings, datetime.combine(DAY, time(8), PARIS))
     adviser = Adviser(settings.local.root, ADVISER)
     calls = {c.key.split("-")[1]: c for c in adviser.calls()}

@@ -22,9 +22,9 @@ def test_an_emptied_state_is_refused_by_every_command_with_the_backup_to_restore
     assert run_cli("run", "--settings", settings, "--today", DAY).code == 0
     (backup,) = (workdir / "backups").iterdir()
     (workdir / "m3mail.db").write_bytes(b"")  # what a full disk or a bad copy leaves
-    for command in (("run",), ("run", "--dry-run"), ("status",), ("due",), ("check",)):
-        result = run_cli(*command, "--settings", settings, "--today", DAY) if command[0] != "status" else \
-            run_cli(*command, "--settings", settings)  # fmt: skip
+    for command in (("run", "--today", DAY), ("run", "--dry-run", "--today", DAY), ("status",),
+                    ("due", "--today", DAY), ("check", "--today", DAY)):  # fmt: skip
+        result = run_cli(*command, "--settings", settings)
         assert result.code == 5, (command, result.err)
         assert "empty (0 bytes)" in result.err and backup.name in result.err and "m3mail restore" in result.err
         assert "Traceback" not in result.err

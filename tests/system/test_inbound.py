@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from m3mail.commands import init_folder
 from m3mail.job import run_once
 from m3mail.models import State
 from m3mail.selection import add_months
 from m3mail.settings import Settings, load_settings
 from m3mail.state import StateStore
+from tests.conftest import one_attempt_folder
 from tests.people import Adviser
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -29,14 +29,10 @@ DAY = date(2026, 11, 23)  # a Monday
 ADVISER = "claire.martin@cabinet-exemple.fr"
 
 
-def _export(folder: Path) -> None:
+def _rows() -> list[str]:
     effect = add_months(DAY, -3).strftime("%d/%m/%Y")
-    rows = ["client_id;civilite;nom;prenom;email;telephone;adresse;code_postal;ville;conseiller;contrat;type;"
-            "produit;date_effet;statut;prime_annuelle;garanties;sinistres;vip;opposition"]  # fmt: skip
-    for n in range(2):
-        rows.append(f"K{n};Mme;NOM{n};Prénom;client{n}@example.com;06 12 34 56 0{n};{n} rue Pasteur;69002;Lyon;"
-                    f"{ADVISER};CT{n};IARD;Auto;{effect};Actif;300,00;;;non;non")  # fmt: skip
-    (folder / "portefeuille.csv").write_text("\r\n".join(rows) + "\r\n", encoding="utf-8")
+    return [f"K{n};Mme;NOM{n};Prénom;client{n}@example.com;06 12 34 56 0{n};{n} rue Pasteur;69002;Lyon;"
+            f"{ADVISER};CT{n};IARD;Auto;{effect};Actif;300,00;;;non;non" for n in range(2)]  # fmt: skip
 
 
 def run(settings: Settings, when: datetime):
@@ -46,12 +42,7 @@ def run(settings: Settings, when: datetime):
 @pytest.fixture
 def emailed(tmp_path: Path) -> tuple[Settings, Adviser]:
     """Two clients emailed after one unanswered call each."""
-    folder = tmp_path / "agence"
-    init_folder(folder, DAY)
-    _export(folder)
-    path = folder / "m3mail.toml"
-    path.write_text(path.read_text(encoding="utf-8").replace("attempts = 2", "attempts = 1"), encoding="utf-8")
-    settings = load_settings(path)
+    settings = load_settings(one_attempt_folder(tmp_path / "agence", DAY, _rows()))
     run(settings, datetime.combine(DAY, time(8), PARIS))
     adviser = Adviser(settings.local.root, ADVISER)
     for call in adviser.calls():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import stat
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -77,4 +76,3 @@ def test_backups_of_another_state_in_the_same_folder_are_not_listed(tmp_path: Pa
     (folder / "m3mail-2026-11-24.db").write_bytes(b"")
     (folder / "m3mail-notes.txt").write_bytes(b"")
     assert [p.name for p in backups(folder, tmp_path / "m3mail.db")] == ["m3mail-2026-11-24.db"]
-    assert sqlite3.sqlite_version  # the backup API is SQLite's own (3.6.11+)
