@@ -14,11 +14,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, ClassVar, Generic, TypeVar
+from enum import Enum
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
-from m3mail.backends.base import Backend, Progress
 from m3mail.errors import BackendError
 from m3mail.models import CalendarEvent, CallSpec, FollowUp, MailSpec, SentMail, State
+
+if TYPE_CHECKING:  # the backend is only called through, never imported: planning builds actions without it
+    from m3mail.backends.base import Backend, Progress
 
 R = TypeVar("R")
 
@@ -58,6 +61,11 @@ class Action(Generic[R]):
         """The follow-up once the action is done (None: the follow-up does not change)."""
         return None
 
+    def on(self, latest: FollowUp) -> Self:
+        """This action acting for ``latest``: its follow-up as the actions before it in the pass really left it
+        (planning saw it as it expected them to leave it; an email's send time is only known once sent)."""
+        return replace(self, follow_up=latest)
+
     def simulated(self, now: datetime) -> R:
         """What a dry run takes the backend to have answered, so that the rest of its pass (the email's copy
         filed, the record after a letter) is planned as a real run would, and counted alike."""
@@ -82,6 +90,9 @@ class Update(Action[None]):
 
     def after(self, result: None, now: datetime) -> FollowUp | None:
         return self.new
+
+    def on(self, latest: FollowUp) -> Self:
+        return self  # its new state was decided whole from what the pass read, not from another action's result
 
     def simulated(self, now: datetime) -> None:
         return None
@@ -158,6 +169,15 @@ class SendEmail(Action[SentMail]):
         return SentMail("", f"<dry-run.{self.key}@m3mail.invalid>", now)
 
 
+class Filing(Enum):
+    """What a filed message is, and so what its filing notes on the follow-up."""
+
+    COPY = "email filed"  # the copy of the email sent to the client
+    REPLY = "reply filed"  # a reply in the email's thread
+    LETTER = "letter"  # the letter to print: the follow-up ends with it
+    RECORD = "record filed"  # the follow-up's record, once it ended
+
+
 @dataclass(frozen=True, kw_only=True)
 class FileMail(Action[str]):
     """A message filed in a client folder: the email sent, a reply, a letter, the follow-up record."""
@@ -165,9 +185,15 @@ class FileMail(Action[str]):
     follow_up: FollowUp
     folder: tuple[str, ...]
     mail: MailSpec
-    new: FollowUp  # the follow-up once filed (a letter, a record: a new state; a copy: what it notes)
+    filing: Filing
+    reply_id: str = ""  # Filing.REPLY: the reply's Message-ID
+    event: str = ""
     kind: ClassVar[str] = "file"
     batched: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        if not self.event:
+            object.__setattr__(self, "event", self.filing.value)
 
     def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> str:
         return backend.file(self.mailbox, self.folder, self.mail, resume=resume)
@@ -179,7 +205,22 @@ class FileMail(Action[str]):
         return list(backend.file_many(actions[0].mailbox, items))
 
     def after(self, result: str, now: datetime) -> FollowUp | None:
-        return self.new
+        f = self.follow_up
+        match self.filing:
+            case Filing.COPY:
+                return replace(f, email_filed=True)
+            case Filing.REPLY:
+                return replace(f, replies_filed=f.replies_filed + (self.reply_id,))
+            case Filing.LETTER:
+                return replace(f, state=State.DONE, letter_at=now, ended_at=now)
+            case Filing.RECORD:
+                return replace(f, record_filed=True)
+
+    def on(self, latest: FollowUp) -> Self:
+        """The email's copy bears the time it was really sent, which its planning could only expect."""
+        if self.filing is Filing.COPY and latest.emailed_at is not None:
+            return replace(self, follow_up=latest, mail=replace(self.mail, when=latest.emailed_at))
+        return replace(self, follow_up=latest)
 
     def simulated(self, now: datetime) -> str:
         return ""
@@ -204,6 +245,43 @@ class Notify(Action[str]):
 
     def describe(self) -> str:
         return f"{super().describe()} {self.event}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Start(Action[None]):
+    """A follow-up that fell due, added to the state (nothing to do on a backend)."""
+
+    follow_up: FollowUp
+    event: str = "selected"
+    kind: ClassVar[str] = "start"
+    batched: ClassVar[bool] = True  # the day's new follow-ups are added in one transaction
+
+    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> None:
+        return None
+
+    def simulated(self, now: datetime) -> None:
+        return None
+
+    def describe(self) -> str:
+        return f"{super().describe()} (due {self.follow_up.due_date.isoformat()})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Remember(Action[None]):
+    """A value the next runs read (what the import rejected, a capacity alert, a message reported once), kept in
+    the state under ``key`` (nothing to do on a backend)."""
+
+    value: str
+    mailbox: str = ""
+    follow_up: FollowUp | None = None
+    event: str = "remembered"
+    kind: ClassVar[str] = "remember"
+
+    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> None:
+        return None
+
+    def simulated(self, now: datetime) -> None:
+        return None
 
 
 AnyAction = Action[Any]  # an action of any kind, as planning returns them and the executor runs them

@@ -1,5 +1,9 @@
 """Runs actions: records each one's intent, calls the backend, records the result with the follow-up's new state.
 
+The executor is the only writer of the state during a pass: the follow-ups' changes, the new follow-ups, the
+values the next runs read (``Remember``) and the action log all go through it. It returns a ``Tally`` of what it
+did, which a dry run fills with what it would do.
+
 A run killed at any point leaves at worst an action recorded as intended and not done; the next run plans the
 same work under the same key, the backend finds what was already made, and nothing is duplicated or lost.
 """
@@ -15,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, Literal
 
-from m3mail.actions import AnyAction, SendEmail, Update
+from m3mail.actions import AnyAction, Remember, SendEmail, Start, Update
 from m3mail.backends.base import Backend, Progress
 from m3mail.errors import BackendError, M3MailError, Pending
 from m3mail.models import FollowUp
@@ -36,10 +40,18 @@ Outcome = FollowUp | None | Literal[Halted.FAILED]  # an action's effect: the ne
 
 @dataclass
 class Tally:
-    """What the executor did, by action kind, and what failed."""
+    """What the executor did, by action kind, what failed, and the follow-ups it changed (by id)."""
 
     done: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    changed: dict[str, FollowUp] = field(default_factory=dict)
+
+    def __iadd__(self, other: Tally) -> Tally:
+        for name, n in other.done.items():
+            self.done[name] = self.done.get(name, 0) + n
+        self.errors += other.errors
+        self.changed |= other.changed
+        return self
 
     def count(self, kind: str, event: str = "") -> None:
         """One more action of ``kind`` done (or, in a dry run, that would be), and of ``kind:event``."""
@@ -79,46 +91,52 @@ class Executor:
                  echo: Callable[[str], None] = print):  # fmt: skip
         self.backend, self.store, self.clock = backend, store, clock
         self.dry_run, self.limit, self.stop, self.echo = dry_run, limit, stop, echo
-        self.tally = Tally()
 
-    def fork(self) -> Executor:
-        """An executor for another thread: the same backend, state, clock and limits, its own tally."""
-        return Executor(self.backend, self.store, self.clock, dry_run=self.dry_run, limit=self.limit, stop=self.stop,
-                        echo=self.echo)  # fmt: skip
+    def execute(self, *stages: Iterable[AnyAction]) -> Tally:
+        """Run the stages' actions, stage after stage; returns what was done (and the follow-ups changed).
 
-    def execute(self, actions: Iterable[AnyAction]) -> dict[str, FollowUp]:
-        """Run the actions; returns the follow-ups they changed, by id.
+        Each follow-up's actions run in their order, each acting for the follow-up as the ones before it left it
+        (``Action.on``), and after one fails the rest of that follow-up's wait for the next run, in this stage
+        and the later ones (a record is not filed over an email copy that failed). Within a stage, actions of
+        different follow-ups go in rounds, one per follow-up, so that those of a kind and mailbox go to the
+        backend together (perform_many: Graph $batch). Stops between two groups when asked to (SIGTERM): what
+        is left is planned again by the next run. Safe to call from several threads (one adviser each)."""
+        tally, failed = Tally(), set[str]()
+        for actions in stages:
+            queues: dict[str, deque[AnyAction]] = {}
+            for n, action in enumerate(actions):
+                fid = action.follow_up.id if action.follow_up else f"#{n}"
+                if fid not in failed:
+                    queues.setdefault(fid, deque()).append(action)
+            while queues:
+                heads = [(fid, self._rebased(queue.popleft(), tally)) for fid, queue in queues.items()]
+                for group in _groups(heads):
+                    if self.stop is not None and self.stop.is_set():
+                        return tally
+                    for (fid, _a), outcome in zip(group, self._perform([a for _f, a in group], tally), strict=True):
+                        if outcome is Halted.FAILED:
+                            failed.add(fid)
+                        elif isinstance(outcome, FollowUp):
+                            tally.changed[outcome.id] = outcome
+                queues = {fid: queue for fid, queue in queues.items() if queue and fid not in failed}
+        return tally
 
-        Each follow-up's actions run in their order, and after one fails the rest of that follow-up's wait
-        for the next run (a record is not filed over an email copy that failed). Actions of different
-        follow-ups go in rounds, one per follow-up, so that those of a kind and mailbox go to the backend
-        together (perform_many: Graph $batch). Stops between two groups when asked to (SIGTERM): what is left
-        is planned again by the next run."""
-        changed: dict[str, FollowUp] = {}
-        queues: dict[str, deque[AnyAction]] = {}
-        for n, action in enumerate(actions):
-            queues.setdefault(action.follow_up.id if action.follow_up else f"#{n}", deque()).append(action)
-        while queues:
-            heads = {fid: queue.popleft() for fid, queue in queues.items()}
-            failed: set[str] = set()
-            for group in _groups(list(heads.items())):
-                if self.stop is not None and self.stop.is_set():
-                    return changed
-                for (fid, _action), outcome in zip(group, self._perform([a for _f, a in group]), strict=True):
-                    if outcome is Halted.FAILED:
-                        failed.add(fid)
-                    elif isinstance(outcome, FollowUp):
-                        changed[outcome.id] = outcome
-            queues = {fid: queue for fid, queue in queues.items() if queue and fid not in failed}
-        return changed
+    @staticmethod
+    def _rebased(action: AnyAction, tally: Tally) -> AnyAction:
+        latest = tally.changed.get(action.follow_up.id) if action.follow_up else None
+        return action.on(latest) if latest is not None else action
 
-    def _perform(self, group: list[AnyAction]) -> list[Outcome]:
+    def _perform(self, group: list[AnyAction], tally: Tally) -> list[Outcome]:
         """Run one group (one action, or several of a batched kind for one mailbox): each one's new
         follow-up, None (nothing changes) or Halted.FAILED."""
+        if isinstance(group[0], Start):  # a dry run too: its in-memory state holds them for the passes to plan
+            return self._start([a for a in group if isinstance(a, Start)], tally)
         if self.dry_run:
-            return self._pretend(group)
+            return self._pretend(group, tally)
         if isinstance(group[0], Update):
-            return [self._update(a) for a in group if isinstance(a, Update)]
+            return [self._update(a, tally) for a in group if isinstance(a, Update)]
+        if isinstance(group[0], Remember):
+            return [self._remember(a, tally) for a in group if isinstance(a, Remember)]
         outcomes: list[Outcome] = [None] * len(group)
         todo: list[tuple[int, AnyAction, bool]] = []
         for i, action in enumerate(group):
@@ -135,21 +153,38 @@ class Executor:
                 self.limit.wait(action.mailbox)
         results = self._call([a for _i, a, _r in todo], [again for _i, _a, again in todo])
         for (i, action, _again), result in zip(todo, results, strict=True):
-            outcomes[i] = self._record(action, result)
+            outcomes[i] = self._record(action, result, tally)
         return outcomes
 
-    def _pretend(self, group: list[AnyAction]) -> list[Outcome]:
+    def _pretend(self, group: list[AnyAction], tally: Tally) -> list[Outcome]:
         """A dry run: what a real run would do, printed and counted as done, so that the summary says the same;
-        the backend is taken to answer as it would (AnyAction.simulated)."""
+        the backend is taken to answer as it would (AnyAction.simulated). What only the next runs read
+        (``Remember``) is neither printed nor kept."""
         outcomes: list[Outcome] = []
         for action in group:
-            if not isinstance(action, Update) and self.store.action_status(action.key) == "done":
+            if isinstance(action, Remember) or (not isinstance(action, Update)
+                                                and self.store.action_status(action.key) == "done"):  # fmt: skip
                 outcomes.append(None)
                 continue
             self.echo(f"[dry-run] {action.describe()}")
-            self.tally.count(action.kind, action.event)
+            tally.count(action.kind, action.event)
             outcomes.append(action.after(action.simulated(self.clock()), self.clock()))
         return outcomes
+
+    def _start(self, group: list[Start], tally: Tally) -> list[Outcome]:
+        """New follow-ups, added in one transaction; one already in the state is left as it is."""
+        added = {f.id for f in self.store.add([a.follow_up for a in group], self.clock())}
+        for action in group:
+            if action.follow_up.id in added:
+                if self.dry_run:
+                    self.echo(f"[dry-run] {action.describe()}")
+                tally.count(action.kind, action.event)
+        return [None] * len(group)
+
+    def _remember(self, action: Remember, tally: Tally) -> Outcome:
+        self.store.put(action.key, action.value)
+        tally.count(action.kind)
+        return None
 
     def _call(self, actions: list[AnyAction], resume: list[bool]) -> list[Any]:
         """What the backend returned for each action, or the M3MailError it raised."""
@@ -165,7 +200,7 @@ class Executor:
         """The action's notes in the action log: what earlier tries noted, and where this one notes."""
         return Progress(self.store.progress(key), lambda text: self.store.note(key, text))
 
-    def _record(self, action: AnyAction, result: Any) -> Outcome:
+    def _record(self, action: AnyAction, result: Any, tally: Tally) -> Outcome:
         fid = action.follow_up.id if action.follow_up else None
         new = None
         if not isinstance(result, M3MailError):
@@ -175,24 +210,23 @@ class Executor:
                 result = e
         if isinstance(result, Pending):  # accepted, not visible yet: the next run looks again, quietly
             self.store.pending(action.key, self.clock(), str(result))
-            self.tally.count(f"pending:{action.kind}")
+            tally.count(f"pending:{action.kind}")
             log.debug("%s pending: %s", action.describe(), result.detail, extra={"followup": fid})
             return Halted.FAILED
         if isinstance(result, M3MailError):
             self.store.failed(action.key, self.clock(), str(result))
-            self.tally.errors.append(f"{action.describe()}: {result}")
+            tally.errors.append(f"{action.describe()}: {result}")
             log.error("%s failed: %s", action.describe(), result,
                       extra={"followup": fid, "retryable": _retryable(result)})  # fmt: skip
             return Halted.FAILED
         self.store.done(action.key, self.clock(), _summary(result), new, action.event, action.describe())
-        self.tally.count(action.kind, action.event)
+        tally.count(action.kind, action.event)
         log.debug("%s done", action.describe(), extra={"followup": fid})
         return new
 
-    def _update(self, action: Update) -> FollowUp | None:
-        assert action.new is not None
+    def _update(self, action: Update, tally: Tally) -> FollowUp | None:
         self.store.save(action.new, self.clock(), action.event, action.detail)
-        self.tally.count(action.kind, action.event)
+        tally.count(action.kind, action.event)
         log.debug("%s", action.describe(), extra={"followup": action.new.id})
         return action.new
 

@@ -1,7 +1,7 @@
 """``m3mail run``: one pass of the whole job (the lock: m3mail.lock; the loop of ``serve``: m3mail.serve).
 
 A pass: import the export when it changed (or the day did), start the follow-ups that fell due, then for each
-adviser observe, decide, book, reach out, file and remind (pipeline.py). One adviser's failing mailbox is
+adviser gather a snapshot, plan, execute (m3mail.adviser). One adviser's failing mailbox is
 reported and the others go on. ``dry_run`` works on an in-memory copy of the state and a backend that is only
 read: it prints the actions and changes nothing.
 """
@@ -15,16 +15,17 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from m3mail.actions import AnyAction, Remember, Start
+from m3mail.adviser import AdviserReport, Context, adviser_pass
 from m3mail.backends.base import Backend, ReadOnly
 from m3mail.commands import find_due, open_state, state_copy
 from m3mail.errors import BackendError, PortfolioError, StateError
 from m3mail.executor import Clock, Executor, SendingLimit
 from m3mail.lock import locked
-from m3mail.pipeline import AdviserReport, Context, adviser_pass
 from m3mail.render import Renderer
 from m3mail.settings import AdviserSettings, Settings
 from m3mail.state import StateStore, new_follow_up
@@ -145,13 +146,11 @@ def _start_due(ctx: Context, portfolio: Path | None, summary: RunSummary) -> Non
         return
     summary.imported, summary.rejected_rows = True, len(result.report.rejected)
     fresh = [new_follow_up(d, ctx.now) for d in result.selection.due]
-    summary.started = len(ctx.store.add(fresh, ctx.now))  # a dry run adds them to its in-memory copy only
-    if ctx.executor.dry_run:
-        for f in fresh:
-            ctx.executor.echo(f"[dry-run] start      {f.adviser} {f.id} (due {f.due_date.isoformat()})")
-        return
-    ctx.store.put("import.rejected", json.dumps(result.report.rejected_by_adviser, sort_keys=True))
-    ctx.store.put("import.mark", mark)
+    starts: list[AnyAction] = [Start(key=f"{f.id}#start", mailbox=f.adviser, follow_up=f) for f in fresh]
+    rejected = json.dumps(result.report.rejected_by_adviser, sort_keys=True)
+    marks = [Remember(key="import.rejected", value=rejected), Remember(key="import.mark", value=mark)]
+    # a dry run adds them to its in-memory copy only, and keeps no mark
+    summary.started = ctx.executor.execute(starts, marks).of("start")
 
 
 def _advisers(ctx: Context, summary: RunSummary, stop: threading.Event | None,
@@ -165,9 +164,8 @@ def _advisers(ctx: Context, summary: RunSummary, stop: threading.Event | None,
     def serve(adviser: AdviserSettings) -> AdviserReport | None:
         if stop is not None and stop.is_set():
             return None
-        own = replace(ctx, executor=ctx.executor.fork())
         try:
-            return adviser_pass(own, adviser, [f for f in follow_ups if f.adviser == adviser.email])
+            return adviser_pass(ctx, adviser, [f for f in follow_ups if f.adviser == adviser.email])
         except BackendError as e:  # this mailbox waits; the others go on
             log.error("%s: %s", adviser.email, e)
             return AdviserReport(errors=[str(e)])

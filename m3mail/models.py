@@ -6,6 +6,7 @@ Nothing here does I/O; every stage can build and compare these values in tests.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -178,6 +179,17 @@ class Outcome(StrEnum):
 CATEGORY_PREFIX = "M+3"
 PENDING_CATEGORY = CATEGORY_PREFIX  # the category of a call still to make
 _OUTCOMES = {fold(o.value): o for o in Outcome}
+
+# Outlook's preset colours for the outcome categories: distinct, and readable in the calendar grid.
+CATEGORY_COLOURS: Mapping[str, str] = {
+    "M+3": "preset7",  # blue: a call to make
+    "M+3 Satisfait": "preset4",  # green
+    "M+3 Besoin": "preset3",  # yellow
+    "M+3 Question": "preset8",  # purple
+    "M+3 Changement": "preset1",  # orange
+    "M+3 Réclamation": "preset0",  # red
+    "M+3 Injoignable": "preset12",  # grey
+}
 
 
 class State(StrEnum):

@@ -1,10 +1,12 @@
 """The rules each stage decides by, built from the settings in this one place: the selection's (who is due),
 the follow-up's (attempts, reply wait, complaint deadlines) and an adviser's calendar rules (hours, holidays,
-capacity). The deciding stages take these values, never the settings."""
+capacity), and all of those an adviser's pass plans by (PassRules). The deciding stages take these values,
+never the settings."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import time, timedelta
 
 from m3mail import followup as fu
 from m3mail.models import ContractType
@@ -56,3 +58,39 @@ def adviser_rules(settings: Settings, adviser: AdviserSettings) -> AdviserRules:
 def subdivisions(adviser: AdviserSettings) -> tuple[str, ...]:
     """The holiday areas of the adviser (none: metropolitan France)."""
     return (adviser.holidays,) if adviser.holidays else ()
+
+
+@dataclass(frozen=True)
+class PassRules:
+    """What one adviser's pass plans by. ``adviser`` is there for the texts (the renderer signs with it) and
+    for which of its hours the settings table set (Outlook's working hours fill the others)."""
+
+    adviser: AdviserSettings
+    process: fu.Rules
+    calendar: AdviserRules
+    subdivisions: tuple[str, ...]
+    agency_timezone: str  # the agency's day: the digest's, the letter's date
+    send_hours: tuple[tuple[time, time], ...]  # when a client email may leave
+    reminder_minutes: int
+    filing_mailbox: str  # empty: the adviser's own
+    filing_root: str
+    folder_template: str  # the client folder's name: {nom} {prenom} {client_id} {civilite}
+
+    @property
+    def filing_box(self) -> str:
+        return self.filing_mailbox or self.adviser.email
+
+
+def pass_rules(settings: Settings, adviser: AdviserSettings) -> PassRules:
+    return PassRules(
+        adviser=adviser,
+        process=process_rules(settings, adviser),
+        calendar=adviser_rules(settings, adviser),
+        subdivisions=subdivisions(adviser),
+        agency_timezone=settings.timezone,
+        send_hours=tuple(settings.email.send_hours),
+        reminder_minutes=settings.calls.reminder_minutes,
+        filing_mailbox=settings.filing.mailbox,
+        filing_root=settings.filing.root,
+        folder_template=settings.filing.folder,
+    )

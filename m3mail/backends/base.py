@@ -35,22 +35,12 @@ from datetime import datetime
 from typing import TypeVar
 
 from m3mail.errors import BackendError
-from m3mail.models import Availability, CalendarEvent, CallSpec, InboundMail, MailSpec, SentMail
+from m3mail.models import CATEGORY_COLOURS, Availability, CalendarEvent, CallSpec, InboundMail, MailSpec, SentMail
 
+__all__ = ["CATEGORY_COLOURS", "Backend", "Folder", "Progress", "ReadOnly", "Sending"]
 T = TypeVar("T")
 R = TypeVar("R")
 Folder = tuple[str, ...]
-
-# Outlook's preset colours for the outcome categories: distinct, and readable in the calendar grid.
-CATEGORY_COLOURS: Mapping[str, str] = {
-    "M+3": "preset7",  # blue: a call to make
-    "M+3 Satisfait": "preset4",  # green
-    "M+3 Besoin": "preset3",  # yellow
-    "M+3 Question": "preset8",  # purple
-    "M+3 Changement": "preset1",  # orange
-    "M+3 Réclamation": "preset0",  # red
-    "M+3 Injoignable": "preset12",  # grey
-}
 
 
 class Progress:

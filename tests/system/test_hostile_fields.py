@@ -12,7 +12,7 @@ import pytest
 from m3mail.followup import NOTES_MARKER
 from m3mail.job import run_once
 from m3mail.models import State
-from m3mail.pipeline import FOLDER_BYTES
+from m3mail.plan import FOLDER_BYTES
 from m3mail.selection import add_months
 from m3mail.settings import Settings, load_settings
 from m3mail.state import StateStore

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from m3mail.actions import FileMail, SendEmail
+from m3mail.actions import FileMail, Filing, SendEmail
 from m3mail.backends.base import Progress
 from m3mail.backends.memory import MemoryBackend
 from m3mail.errors import BackendError, Pending
@@ -44,11 +44,12 @@ def test_a_first_try_does_not_look_and_a_retry_after_a_failure_does(tmp_path: Pa
     with StateStore(tmp_path / "m3mail.db") as store:
         executor = Executor(backend, store, lambda: NOW)
         backend.fail_next("send", BackendError(ADVISER, "send", "throttled", retryable=True, status=429))
-        assert executor.execute([action()]) == {}
-        assert store.action_status(action().key) == "failed" and executor.tally.errors
-        changed = executor.execute([action()])
+        failed = executor.execute([action()])
+        assert failed.changed == {} and failed.errors
+        assert store.action_status(action().key) == "failed"
+        changed = executor.execute([action()]).changed
         assert changed["M3-C1-20261118"].state is State.EMAILED
-        assert executor.execute([action()]) == {}  # done: not sent again
+        assert executor.execute([action()]).changed == {}  # done: not sent again
     assert backend.resumes == [False, True]
 
 
@@ -72,18 +73,16 @@ def filings(fid: str) -> list[FileMail]:
     folder = ("Clients", fid)
     copy = MailSpec(f"{fid}#file-email", ADVISER, ("c@example.com",), "Bonjour", "texte", "<p>texte</p>")
     record = MailSpec(f"{fid}#record", ADVISER, (ADVISER,), "Compte rendu", "texte", "<p>texte</p>")
-    emailed = replace(f, email_filed=True)
-    done = replace(emailed, state=State.DONE, record_filed=True)
-    return [FileMail(key=copy.key, mailbox=ADVISER, follow_up=emailed, event="email filed", folder=folder,
-                     mail=copy, new=emailed),
-            FileMail(key=record.key, mailbox=ADVISER, follow_up=emailed, event="record filed", folder=folder,
-                     mail=record, new=done)]  # fmt: skip
+    done = replace(f, state=State.DONE)
+    return [FileMail(key=copy.key, mailbox=ADVISER, follow_up=done, filing=Filing.COPY, folder=folder, mail=copy),
+            FileMail(key=record.key, mailbox=ADVISER, follow_up=done, filing=Filing.RECORD, folder=folder,
+                     mail=record)]  # fmt: skip
 
 
 def test_the_filings_of_several_follow_ups_go_to_the_backend_together_in_each_one_s_order(tmp_path: Path) -> None:
     backend = Grouping()
     with StateStore(tmp_path / "m3mail.db") as store:
-        changed = Executor(backend, store, lambda: NOW).execute(filings("F1") + filings("F2") + filings("F3"))
+        changed = Executor(backend, store, lambda: NOW).execute(filings("F1") + filings("F2") + filings("F3")).changed
         assert all(f.record_filed and f.email_filed for f in changed.values()) and len(changed) == 3
     assert backend.batches == [3, 3]  # the three email copies, then the three records
     for fid in ("F1", "F2", "F3"):
@@ -95,11 +94,11 @@ def test_after_a_failed_filing_the_rest_of_that_follow_up_waits_and_the_others_g
     backend = Grouping()
     backend.fail_next("file", BackendError(ADVISER, "file message", "unavailable", retryable=True, status=503))
     with StateStore(tmp_path / "m3mail.db") as store:
-        changed = Executor(backend, store, lambda: NOW).execute(filings("F1") + filings("F2"))
+        changed = Executor(backend, store, lambda: NOW).execute(filings("F1") + filings("F2")).changed
         assert set(changed) == {"F2"}  # F1's record is not filed over its missing email copy
         assert store.action_status("F1#file-email") == "failed" and store.action_status("F1#record") is None
         assert not (saved := store.follow_up("F1")) or not saved.email_filed
-        changed = Executor(backend, store, lambda: NOW).execute(filings("F1"))  # the next run
+        changed = Executor(backend, store, lambda: NOW).execute(filings("F1")).changed  # the next run
         assert changed["F1"].record_filed and changed["F1"].email_filed
     assert [m.mail.key for m in backend.messages(ADVISER, ("Clients", "F1"))] == ["F1#file-email", "F1#record"]
 
@@ -133,10 +132,10 @@ def test_what_a_send_noted_before_a_kill_reaches_its_next_try_and_pending_is_no_
         assert store.action_status(action().key) == "intent" and store.progress(action().key) == "draft-1"
     backend.killed = False
     with StateStore(tmp_path / "m3mail.db") as store:  # the restarted service
-        executor = Executor(backend, store, lambda: NOW)
-        assert executor.execute([action()]) == {}  # the copy not seen yet: nothing recorded as sent
-        assert store.action_status(action().key) == "pending" and executor.tally.errors == []
-        assert executor.tally.done == {"pending:email": 1}
-        changed = Executor(backend, store, lambda: NOW).execute([action()])  # the next run finds it
+        tally = Executor(backend, store, lambda: NOW).execute([action()])
+        assert tally.changed == {}  # the copy not seen yet: nothing recorded as sent
+        assert store.action_status(action().key) == "pending" and tally.errors == []
+        assert tally.done == {"pending:email": 1}
+        changed = Executor(backend, store, lambda: NOW).execute([action()]).changed  # the next run finds it
         assert changed["M3-C1-20261118"].state is State.EMAILED and store.action_status(action().key) == "done"
     assert backend.seen == [(False, ""), (True, "draft-1"), (True, "draft-1")]

@@ -73,10 +73,31 @@ def test_the_imports_of_m3mail_have_no_cycle() -> None:
 def test_the_deciding_stages_import_no_backend_and_no_io_module() -> None:
     edges = graph()
     pure = ("m3mail.selection", "m3mail.followup", "m3mail.classify", "m3mail.planning.slots",
-            "m3mail.planning.calendar", "m3mail.rules")  # fmt: skip
+            "m3mail.planning.calendar", "m3mail.rules", "m3mail.plan", "m3mail.actions")  # fmt: skip
+    effects = ("m3mail.backends", "m3mail.state", "m3mail.job", "m3mail.executor", "m3mail.adviser")
     for name in pure:
-        reached = {m for m in edges[name] if m.startswith(("m3mail.backends", "m3mail.state", "m3mail.job"))}
+        reached = {m for m in reachable(edges, name) if m.startswith(effects)}
         assert reached == set(), (name, reached)
+
+
+def reachable(edges: dict[str, set[str]], start: str) -> set[str]:
+    """Every module ``start`` imports, directly or through others."""
+    seen, todo = set[str](), [start]
+    while todo:
+        for nxt in edges[todo.pop()] - seen:
+            seen.add(nxt)
+            todo.append(nxt)
+    return seen
+
+
+def test_a_pass_goes_snapshot_plan_execute_and_only_the_executor_writes_the_state() -> None:
+    edges = graph()
+    assert {"m3mail.plan", "m3mail.executor", "m3mail.state"} <= edges["m3mail.adviser"]
+    assert "m3mail.executor" not in reachable(edges, "m3mail.plan")
+    writes = ("store.put(", "store.add(", "store.save(", "store.done(", ".intend(")
+    for name in ("m3mail.adviser", "m3mail.job", "m3mail.plan"):
+        text = (PACKAGE / (name.split(".", 1)[1] + ".py")).read_text(encoding="utf-8")
+        assert not [w for w in writes if w in text], name
 
 
 def test_a_cycle_is_found_when_there_is_one() -> None:
