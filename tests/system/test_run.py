@@ -62,6 +62,7 @@ def summary_lines(out: str) -> list[str]:
 
 def test_a_dry_run_counts_what_the_real_run_then_does(settings: Path) -> None:
     adviser = Adviser(settings.parent / "boites", CLAIRE)
+    emailed = letters = 0
     for day, act in ((DAY, None), ("2026-11-27T21:00", "outcomes"), ("2026-11-30T10:00", "")):
         if act:  # the advisers set outcomes: some calls answered, the others unanswered (letters for no email)
             for n, call in enumerate(adviser.calls()):
@@ -71,9 +72,13 @@ def test_a_dry_run_counts_what_the_real_run_then_does(settings: Path) -> None:
         assert dry.code == real.code == 0, dry.err + real.err
         assert summary_lines(dry.out) == summary_lines(real.out), (dry.out, real.out)
         claire = next(line.split() for line in summary_lines(real.out) if line.startswith(CLAIRE))
+        emailed, letters = emailed + int(claire[3]), letters + int(claire[4])
         if act:
             assert int(claire[2]) > 0 and int(claire[4]) > 0  # outcomes read, letters: not an idle pass
     assert int(claire[3]) > 0  # the emails of the last pass, and their copies filed
+    status = run_cli("status", "--settings", settings, "--json").json()  # what the passes said they did, is
+    mine = next(a for a in status["advisers"] if a["adviser"] == CLAIRE)
+    assert (mine["emailed"], mine["letters"]) == (emailed, letters)
 
 
 def test_a_first_run_prints_a_few_lines_then_its_summary(settings: Path) -> None:
