@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
@@ -276,6 +276,26 @@ class Remember(Action[None]):
     follow_up: FollowUp | None = None
     event: str = "remembered"
     kind: ClassVar[str] = "remember"
+
+    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> None:
+        return None
+
+    def simulated(self, now: datetime) -> None:
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Purge(Action[None]):
+    """The state's own tidying at the end of a run: the closed follow-ups minimised (their client data erased),
+    and what is past its retention deleted (StateStore.minimise_closed, StateStore.purge)."""
+
+    follow_ups_before: date
+    opt_outs_before: date
+    key: str = "retention"
+    mailbox: str = ""
+    follow_up: FollowUp | None = None
+    event: str = "purged"
+    kind: ClassVar[str] = "purge"
 
     def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> None:
         return None

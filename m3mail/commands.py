@@ -21,6 +21,7 @@ from m3mail.models import CalendarEvent, FollowUp, Outcome, Record, State
 from m3mail.portfolio import PortfolioReader, ReadReport
 from m3mail.report import AdviserStatus, adviser_statuses
 from m3mail.resources import shipped
+from m3mail.rights import ClientFile, Forgotten, PurgeResult, client_file, forget_client, purge_state
 from m3mail.rules import process_rules, selection_rules
 from m3mail.sample import sample_export
 from m3mail.selection import DateRelevance, Selection, select
@@ -106,6 +107,7 @@ def _reader(settings: Settings, portfolio: Path | None) -> PortfolioReader:
 class CheckResult:
     report: ReadReport
     due: int  # clients due on the day asked
+    objected: int = 0  # clients due that day, left out: they objected (never named)
 
 
 def check_portfolio(settings: Settings, today: date, portfolio: Path | None = None) -> CheckResult:
@@ -118,13 +120,13 @@ def check_portfolio(settings: Settings, today: date, portfolio: Path | None = No
     with open_state(settings) as store:
         history, refused = store.past_follow_ups(), _refused(store, current)
     selection = select(current, today, rules, history, reader.report.opted_out | refused)
-    return CheckResult(reader.report, len(selection.due))
+    return CheckResult(reader.report, len(selection.due), selection.objected)
 
 
 def _refused(store: StateStore, records: list[Record]) -> set[str]:
     """The clients who opted out through m3mail: by the state's ids, and by the opt-out ledger's fingerprints
     (their id, or the address in the export), which a restored or new state does not lose."""
-    return store.opted_out() | {r.client.id for r in records if store.ledger and store.ledger.knows(r.client)}
+    return {r.client.id for r in records if store.refuses(r.client)}
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,8 @@ def find_due(settings: Settings, today: date, portfolio: Path | None = None, *, 
     else:
         history, refused = store.past_follow_ups(), _refused(store, records)
     selection = select(records, today, rules, history, reader.report.opted_out | refused)
-    log.info("selection for %s: %d due, %d missed", today, len(selection.due), len(selection.missed))
+    log.info("selection for %s: %d due, %d missed, %d left out (they objected)", today, len(selection.due),
+             len(selection.missed), selection.objected)  # fmt: skip
     return DueResult(selection, reader.report)
 
 
@@ -244,6 +247,27 @@ def write_report(settings: Settings, html: Path | None, csv: Path | None, start:
 
 class OutcomeError(M3MailError):
     exit_code = 9
+
+
+def client_report(settings: Settings, client_id: str) -> ClientFile:
+    """``m3mail client``: what the state holds on one client (read only: a copy of the state)."""
+    with state_copy(settings) as store:
+        return client_file(settings, store, client_id)
+
+
+def forget(settings: Settings, client_id: str, now: datetime) -> Forgotten:
+    """``m3mail forget``: the client erased from the state and its backups, under the lock."""
+    with _locked_store(settings) as store:
+        return forget_client(settings, store, client_id, now)
+
+
+def purge(settings: Settings, today: date, now: datetime, *, dry_run: bool) -> PurgeResult:
+    """``m3mail purge``: the retention purge of each run, on demand (``dry_run``: counts, on a copy)."""
+    if dry_run:
+        with state_copy(settings) as store:
+            return purge_state(settings, store, today, now, dry_run=True)
+    with _locked_store(settings) as store:
+        return purge_state(settings, store, today, now, dry_run=False)
 
 
 @contextmanager

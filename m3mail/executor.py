@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, Literal
 
-from m3mail.actions import AnyAction, Remember, SendEmail, Start, Update
+from m3mail.actions import AnyAction, Purge, Remember, SendEmail, Start, Update
 from m3mail.backends.base import Backend, Progress
 from m3mail.errors import BackendError, M3MailError, Pending
 from m3mail.models import FollowUp
@@ -137,6 +137,8 @@ class Executor:
             return [self._update(a, tally) for a in group if isinstance(a, Update)]
         if isinstance(group[0], Remember):
             return [self._remember(a, tally) for a in group if isinstance(a, Remember)]
+        if isinstance(group[0], Purge):
+            return [self._purge(a, tally) for a in group if isinstance(a, Purge)]
         outcomes: list[Outcome] = [None] * len(group)
         todo: list[tuple[int, AnyAction, bool]] = []
         for i, action in enumerate(group):
@@ -159,10 +161,10 @@ class Executor:
     def _pretend(self, group: list[AnyAction], tally: Tally) -> list[Outcome]:
         """A dry run: what a real run would do, printed and counted as done, so that the summary says the same;
         the backend is taken to answer as it would (AnyAction.simulated). What only the next runs read
-        (``Remember``) is neither printed nor kept."""
+        (``Remember``) and the state's tidying (``Purge``: ``m3mail purge --dry-run`` shows it) are left out."""
         outcomes: list[Outcome] = []
         for action in group:
-            if isinstance(action, Remember) or (not isinstance(action, Update)
+            if isinstance(action, Remember | Purge) or (not isinstance(action, Update)
                                                 and self.store.action_status(action.key) == "done"):  # fmt: skip
                 outcomes.append(None)
                 continue
@@ -180,6 +182,13 @@ class Executor:
                     self.echo(f"[dry-run] {action.describe()}")
                 tally.count(action.kind, action.event)
         return [None] * len(group)
+
+    def _purge(self, action: Purge, tally: Tally) -> Outcome:
+        """Minimise the closed follow-ups, then delete what is past its retention; counted by what went."""
+        tally.done["minimised"] = self.store.minimise_closed(self.clock())
+        purged = self.store.purge(action.follow_ups_before, action.opt_outs_before)
+        tally.done |= {f"purged:{name}": n for name, n in vars(purged).items()}
+        return None
 
     def _remember(self, action: Remember, tally: Tally) -> Outcome:
         self.store.put(action.key, action.value)

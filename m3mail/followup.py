@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from m3mail.addresses import normalised
-from m3mail.models import CalendarEvent, FollowUp, InboundMail, MailKind, Outcome, State
+from m3mail.models import CalendarEvent, Client, Contract, FollowUp, InboundMail, MailKind, Outcome, State
 from m3mail.planning import complaint_deadlines
 
 NOTES_MARKER = "--- Notes du conseiller (écrire sous cette ligne) ---"
@@ -199,3 +199,20 @@ def overdue(f: FollowUp, now: datetime) -> bool:
 
 def complaint_pending(f: FollowUp) -> bool:
     return f.outcome is Outcome.RECLAMATION and (f.complaint_acknowledged is None or f.complaint_answered is None)
+
+
+def closed(f: FollowUp) -> bool:
+    """Nothing left to do for it: ended, its replies and record filed, no complaint awaiting its answer."""
+    unfiled = any(mid not in f.replies_filed for mid in f.reply_ids + f.other_ids)
+    return f.state.ended and f.record_filed and not unfiled and not complaint_pending(f)
+
+
+def minimised(f: FollowUp) -> FollowUp:
+    """A closed follow-up as the state keeps it: ids, dates, states, outcome and complaint dates, which status,
+    the report, de-duplication and the cool-down need, and none of the client's data (RGPD article 5(1)(c) and
+    (e): no name, contact detail, address, product, guarantee, claim, question, note or Message-ID of theirs).
+    What was said to the client is in the client folder, where the agency's own mail retention applies."""
+    contracts = tuple(Contract(id=c.id, client_id=c.client_id, adviser=c.adviser, type=c.type,
+                               effect_date=c.effect_date) for c in f.contracts)  # fmt: skip
+    return replace(f, client=Client(f.client.id), contracts=contracts, notes="", email_subject="", reply_ids=(),
+                   replies_filed=(), auto_ids=(), other_ids=(), minimised=True)  # fmt: skip

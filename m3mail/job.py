@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from m3mail.actions import AnyAction, Remember, Start
+from m3mail.actions import AnyAction, Purge, Remember, Start
 from m3mail.adviser import AdviserReport, Context, adviser_pass
 from m3mail.backends.base import Backend, ReadOnly
 from m3mail.commands import find_due, open_state, state_copy
@@ -27,6 +27,7 @@ from m3mail.errors import BackendError, PortfolioError, StateError
 from m3mail.executor import Clock, Executor, SendingLimit
 from m3mail.lock import locked
 from m3mail.render import Renderer
+from m3mail.rules import retention_cutoffs
 from m3mail.settings import AdviserSettings, Settings
 from m3mail.state import StateStore, new_follow_up
 from m3mail.state.backups import take_daily
@@ -45,6 +46,8 @@ class RunSummary:
     import_error: str = ""  # the export could not be read: no follow-up was started
     backup_error: str = ""  # the day's backup of the state could not be written: the run went on
     usage: dict[str, int] = field(default_factory=dict)  # what the backend consumed (Graph requests)
+    minimised: int = 0  # follow-ups closed in this run whose client data was erased from the state
+    purged: int = 0  # follow-ups deleted, past their retention
 
     @property
     def errors(self) -> int:
@@ -93,6 +96,8 @@ def run_once(settings: Settings, now: datetime, *, backend: Backend | None = Non
                 _back_up(settings, store, ctx.today, summary)
             _start_due(ctx, portfolio, summary)
             _advisers(ctx, summary, stop, progress)
+            if not (stop is not None and stop.is_set()):
+                _tidy(ctx, summary)
             summary.usage = backend.usage()
             return summary
         finally:
@@ -151,6 +156,18 @@ def _start_due(ctx: Context, portfolio: Path | None, summary: RunSummary) -> Non
     marks = [Remember(key="import.rejected", value=rejected), Remember(key="import.mark", value=mark)]
     # a dry run adds them to its in-memory copy only, and keeps no mark
     summary.started = ctx.executor.execute(starts, marks).of("start")
+
+
+def _tidy(ctx: Context, summary: RunSummary) -> None:
+    """What the state no longer needs, once the passes are done: the closed follow-ups minimised, what is past
+    its retention deleted (a dry run leaves it: ``m3mail purge --dry-run`` shows it)."""
+    follow_ups_before, opt_outs_before = retention_cutoffs(ctx.settings, ctx.today)
+    tally = ctx.executor.execute([Purge(follow_ups_before=follow_ups_before, opt_outs_before=opt_outs_before)])
+    summary.minimised, summary.purged = tally.of("minimised"), tally.of("purged:follow_ups")
+    gone = {k.split(":", 1)[1]: n for k, n in tally.done.items() if k.startswith("purged:") and n}
+    if summary.minimised or gone:
+        log.info("retention: %d follow-up(s) closed and minimised; past retention, deleted: %s", summary.minimised,
+                 ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in gone.items()) or "nothing")  # fmt: skip
 
 
 def _advisers(ctx: Context, summary: RunSummary, stop: threading.Event | None,

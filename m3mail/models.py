@@ -413,6 +413,7 @@ class FollowUp:
     other_ids: tuple[str, ...] = ()  # Message-IDs of replies in the thread from another address: for the adviser
     other_seen_at: datetime | None = None  # when the latest of those was seen (the digest lists it once)
     record_filed: bool = False
+    minimised: bool = False  # closed: the client's data was erased from it (m3mail.followup.minimised)
 
     @property
     def types(self) -> tuple[ContractType, ...]:

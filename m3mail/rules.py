@@ -6,7 +6,7 @@ never the settings."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 
 from m3mail import followup as fu
 from m3mail.models import ContractType
@@ -94,3 +94,17 @@ def pass_rules(settings: Settings, adviser: AdviserSettings) -> PassRules:
         filing_root=settings.filing.root,
         folder_template=settings.filing.folder,
     )
+
+
+def retention_cutoffs(settings: Settings, today: date) -> tuple[date, date]:
+    """The days before which closed follow-ups, and opt-outs, are past their retention."""
+    r = settings.retention
+    return years_before(today, r.follow_ups_years), years_before(today, r.opt_outs_years)
+
+
+def years_before(day: date, years: int) -> date:
+    """The same day ``years`` earlier (29 February: the 28th)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)

@@ -78,6 +78,7 @@ class DateRelevance:
 class Selection:
     due: list[DueFollowUp]
     missed: list[DueFollowUp]
+    objected: int = 0  # clients whose window is open today, left out: they objected (opposition, STOP, erasure)
 
 
 def select(
@@ -128,7 +129,7 @@ def select(
             if not _covered(past.get(client_id, ()), candidate, rules):
                 missed.append(candidate)
     missed.sort(key=lambda f: (-f.window_end.toordinal(), -f.priority, f.client.id))
-    return Selection(due=due, missed=missed)
+    return Selection(due=due, missed=missed, objected=sum(1 for client_id in current if client_id in refused))
 
 
 def _overlaps(f: PastFollowUp, candidate: DueFollowUp) -> bool:

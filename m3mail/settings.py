@@ -273,6 +273,15 @@ class BackupSettings(_Section):
     keep: StrictInt = Field(14, ge=1, le=3660)
 
 
+class RetentionSettings(_Section):
+    """How long the state keeps what it no longer needs to act (CNIL, référentiel "gestion des activités
+    commerciales": client data at most three years from the last contact; what honours an objection at least
+    three years, as keyed fingerprints)."""
+
+    follow_ups_years: StrictInt = Field(3, ge=1, le=10)  # a closed follow-up (minimised), its history and actions
+    opt_outs_years: StrictInt = Field(3, ge=3, le=10)  # an opt-out or an erasure, as fingerprints
+
+
 class LocalSettings(_Section):
     root: SettingsPath = Path("boites")
 
@@ -367,6 +376,7 @@ class Settings(_Section):
     timezone: TimeZoneName = "Europe/Paris"
     state: SettingsPath = Path("m3mail.db")
     backups: BackupSettings = Field(default_factory=BackupSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     agency: AgencySettings = Field(default_factory=AgencySettings)
     portfolio: PortfolioSettings = Field(default_factory=PortfolioSettings)
     selection: SelectionSettings = Field(default_factory=SelectionSettings)
@@ -397,6 +407,14 @@ class Settings(_Section):
             if bool(m.certificate_key) != bool(m.certificate_thumbprint):
                 raise ValueError("a certificate needs both certificate_key and certificate_thumbprint")
         return m
+
+    @model_validator(mode="after")
+    def _cool_down_within_retention(self) -> Settings:
+        kept, cool = self.retention.follow_ups_years * 365, self.selection.cooldown_days
+        if kept < cool:  # the cool-down reads the past follow-ups: purged sooner, a client would be called again
+            raise ValueError(f"retention.follow_ups_years = {self.retention.follow_ups_years} keeps the follow-ups "
+                             f"less than selection.cooldown_days = {cool}: keep them at least as long")  # fmt: skip
+        return self
 
     @field_validator("advisers")
     @classmethod

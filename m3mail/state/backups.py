@@ -89,3 +89,25 @@ def _copy(source: sqlite3.Connection, path: Path) -> None:
         source.backup(target)
     finally:
         target.close()
+
+
+def erase_client(backup: Path, client_id: str) -> int:
+    """Erase a client from a backup as ``m3mail forget`` does from the state (their follow-ups, history and
+    actions; a schema 3 backup's opt-out row, which names them: the ledger keeps their refusal), then rebuild
+    the file so that no freed page keeps them. Returns the follow-ups erased."""
+    db = sqlite3.connect(backup, isolation_level=None)
+    try:
+        db.execute("PRAGMA secure_delete = ON")
+        db.execute("BEGIN IMMEDIATE")
+        ids = [(row[0],) for row in db.execute("SELECT id FROM followups WHERE client_id = ?", (client_id,))]
+        for table, column in (("history", "followup_id"), ("actions", "followup_id"), ("followups", "id")):
+            db.executemany(f"DELETE FROM {table} WHERE {column} = ?", ids)
+        if "client_id" in {row[1] for row in db.execute("PRAGMA table_info(optouts)")}:
+            db.execute("DELETE FROM optouts WHERE client_id = ?", (client_id,))
+        db.execute("COMMIT")
+        db.execute("VACUUM")
+    except sqlite3.Error as e:
+        raise StateError(f"{backup}: the client cannot be erased from this backup: {e}") from None
+    finally:
+        db.close()
+    return len(ids)

@@ -27,7 +27,8 @@ from m3mail.addresses import normalised
 from m3mail.errors import StateError
 from m3mail.models import Client
 
-HEADER = "# m3mail opt-outs: one keyed fingerprint (HMAC-SHA256) a line, with its date. Append only; never edit.\n"
+HEADER = ("# m3mail opt-outs: one keyed fingerprint (HMAC-SHA256) a line, with its date. Written by m3mail only "
+          "(appended; rewritten to drop those past their retention); never edit.\n")
 
 
 class OptOutLedger:
@@ -64,8 +65,7 @@ class OptOutLedger:
         """The client's id, and the address emailed when there is one."""
         if self._key is None:
             raise StateError(f"{self.path}: the opt-out ledger was read before its key was settled")
-        values = [f"id:{client.id}"] + ([f"email:{normalised(client.email)}"] if client.email else [])
-        return [hmac.new(self._key, v.encode(), hashlib.sha256).hexdigest() for v in values]
+        return fingerprints(self._key, client)
 
     def knows(self, client: Client) -> bool:
         """Whether the client opted out through m3mail (by their id or by the address they were emailed at)."""
@@ -87,20 +87,56 @@ class OptOutLedger:
             raise StateError(f"{self.path}: the opt-out cannot be recorded: {e}") from None
         self._lines().update(new)
 
+    def forget_before(self, day: date) -> int:
+        """Drop the opt-outs made before ``day`` (past their retention), the file rewritten whole; returns how
+        many fingerprints went. An opt-out recorded again later is kept from its latest date."""
+        if self.read_only or not self.path.exists():
+            return 0
+        latest: dict[str, str] = {}
+        for line in self._text().splitlines():
+            if len(parts := line.split()) == 2 and not line.startswith("#"):
+                latest[parts[1]] = max(latest.get(parts[1], ""), parts[0])
+        kept = {fp: at for fp, at in latest.items() if at >= day.isoformat()}
+        if len(kept) == len(latest):
+            return 0
+        _write_private(self.path, HEADER + "".join(f"{at} {fp}\n" for fp, at in sorted(kept.items(), key=_by_date)))
+        self._known = set(kept)
+        return len(latest) - len(kept)
+
+    def recorded_on(self, client: Client) -> date | None:
+        """The day of the client's latest opt-out in the ledger, if any."""
+        prints = set(self.fingerprints(client))
+        days = [parts[0] for line in self._text().splitlines()
+                if len(parts := line.split()) == 2 and parts[1] in prints]  # fmt: skip
+        return date.fromisoformat(max(days)) if days else None
+
     def __len__(self) -> int:
         return len(self._lines())
 
+    def _text(self) -> str:
+        try:
+            return self.path.read_text(encoding="ascii")
+        except FileNotFoundError:
+            return ""
+        except (OSError, UnicodeDecodeError) as e:
+            raise StateError(f"{self.path}: the opt-out ledger cannot be read: {e}") from None
+
     def _lines(self) -> set[str]:
         if self._known is None:
-            try:
-                text = self.path.read_text(encoding="ascii")
-            except FileNotFoundError:
-                text = ""
-            except (OSError, UnicodeDecodeError) as e:
-                raise StateError(f"{self.path}: the opt-out ledger cannot be read: {e}") from None
-            self._known = {parts[1] for line in text.splitlines()
+            self._known = {parts[1] for line in self._text().splitlines()
                            if len(parts := line.split()) == 2 and not line.startswith("#")}  # fmt: skip
         return self._known
+
+
+def fingerprints(key: bytes, client: Client) -> list[str]:
+    """Keyed fingerprints (HMAC-SHA256) of the client's id, and of the address emailed when there is one: enough
+    to recognise the client again, never to read who they are."""
+    values = [f"id:{client.id}"] + ([f"email:{normalised(client.email)}"] if client.email else [])
+    return [hmac.new(key, v.encode(), hashlib.sha256).hexdigest() for v in values]
+
+
+def _by_date(item: tuple[str, str]) -> tuple[str, str]:
+    return item[1], item[0]
 
 
 def _write_private(path: Path, text: str) -> None:

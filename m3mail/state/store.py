@@ -1,8 +1,14 @@
 """SQLite state: every follow-up with its history, the action log, opt-outs and run metadata.
 
-The file is created private to its owner (mode 0600): it names clients. Every change runs in an explicit
-transaction. ``PRAGMA user_version`` holds the schema version; older files are migrated, a newer one is refused
-rather than guessed at.
+The file is created private to its owner (mode 0600): it names the clients whose follow-ups are under way. Every
+change runs in an explicit transaction. ``PRAGMA user_version`` holds the schema version; older files are
+migrated, a newer one is refused rather than guessed at.
+
+Client data is kept only while a follow-up needs it: once closed, a follow-up is minimised (followup.minimised)
+and, past its retention, deleted with its history and actions (``purge``); ``forget`` erases a client at once.
+Deleted data leaves no trace in the file: ``secure_delete`` overwrites freed content with zeros
+(https://www.sqlite.org/pragma.html#pragma_secure_delete), and the WAL, which holds earlier page images, is
+truncated after an erasure and removed when the last connection closes (https://www.sqlite.org/wal.html).
 
 The action log is what makes runs safe to kill: an action on a calendar or mailbox is recorded (its key, its
 intent) before it is made and marked done after, in the same transaction as the follow-up's new state.
@@ -11,11 +17,14 @@ intent) before it is made and marked done after, in the same transaction as the 
 from __future__ import annotations
 
 import functools
+import json
 import os
+import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,12 +32,13 @@ from typing import Any, TypeVar
 from pydantic import TypeAdapter
 
 from m3mail.errors import StateError
+from m3mail.followup import closed, minimised
 from m3mail.models import Client, DueFollowUp, FollowUp, Outcome, PastFollowUp, State
-from m3mail.state.optouts import OptOutLedger
+from m3mail.state.optouts import OptOutLedger, fingerprints
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _FOLLOW_UP = TypeAdapter(FollowUp)
 
 _SCHEMA = """
@@ -41,10 +51,12 @@ CREATE TABLE followups (
     window_end    TEXT NOT NULL,
     last_activity TEXT NOT NULL,
     active        INTEGER NOT NULL,       -- not ended, or its record not yet filed
-    data          TEXT NOT NULL           -- the FollowUp as JSON
+    data          TEXT NOT NULL,          -- the FollowUp as JSON
+    personal      INTEGER NOT NULL DEFAULT 1  -- still holds the client's data (0: minimised)
 );
 CREATE INDEX followups_client ON followups (client_id);
 CREATE INDEX followups_active ON followups (active);
+CREATE INDEX followups_personal ON followups (personal, active);
 CREATE TABLE history (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
     followup_id TEXT NOT NULL,
@@ -67,9 +79,9 @@ CREATE TABLE actions (
     progress    TEXT NOT NULL DEFAULT ''  -- what a try noted before its next write (a draft's id, before sending)
 );
 CREATE TABLE optouts (
-    client_id TEXT PRIMARY KEY,
-    at        TEXT NOT NULL,
-    source    TEXT NOT NULL
+    fingerprint TEXT PRIMARY KEY,         -- keyed, as in the opt-out ledger (optouts.py): no id or address in clear
+    at          TEXT NOT NULL,
+    source      TEXT NOT NULL             -- "stop", "complaint report", "forget"
 );
 CREATE TABLE meta (
     name  TEXT PRIMARY KEY,
@@ -129,6 +141,8 @@ class StateStore:
                     _create(path)
             # advisers are served on several threads: one connection, each use of it under self._lock
             self.db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+            self.db.execute("PRAGMA secure_delete = ON")  # what is deleted is overwritten, free pages included
+            self._key: bytes | None = None
             if not memory:
                 check_database(self.db, path, advice)
                 os.chmod(path, 0o600)
@@ -167,11 +181,22 @@ class StateStore:
 
     def _settle_key(self) -> None:
         """The opt-out ledger's key, and its mirror in the state (either restores the other)."""
-        if self.ledger is None:
-            return
-        key = self.ledger.use_key(self.get("optouts.key"))
-        if not self.ledger.read_only and self.get("optouts.key") != key:
+        key = self._fingerprint_key().hex()
+        if (self.ledger is None or not self.ledger.read_only) and self.get("optouts.key") != key:
             self.put("optouts.key", key)
+
+    def _fingerprint_key(self) -> bytes:
+        """The key of the opt-outs' fingerprints: the ledger's (settled with the state's mirror of it)."""
+        if self._key is None:
+            has_meta = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() is not None
+            row = self.db.execute("SELECT value FROM meta WHERE name = 'optouts.key'").fetchone() if has_meta else None
+            mirrored = row[0] if row else ""
+            key = self.ledger.use_key(mirrored) if self.ledger is not None else mirrored or secrets.token_hex(32)
+            self._key = bytes.fromhex(key)
+        return self._key
+
+    def fingerprints(self, client: Client) -> list[str]:
+        return fingerprints(self._fingerprint_key(), client)
 
     def __enter__(self) -> StateStore:
         return self
@@ -207,7 +232,10 @@ class StateStore:
         if version == 2:  # schema 3 adds the actions' progress notes
             with self.transaction() as db:
                 db.execute("ALTER TABLE actions ADD COLUMN progress TEXT NOT NULL DEFAULT ''")
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                db.execute("PRAGMA user_version = 3")
+            version = 3
+        if version == 3:
+            self._to_v4()
             return
         # one statement at a time: executescript() would commit the transaction half-way
         with self.transaction() as db:
@@ -228,6 +256,34 @@ class StateStore:
                 db.execute("DROP TABLE history_v1")
                 db.execute("DROP TABLE followups_v1")
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _to_v4(self) -> None:
+        """Schema 4 keeps client data only while a follow-up needs it: the opt-outs become keyed fingerprints (of
+        the id, and of the address the client was emailed at, which their follow-ups say), the closed follow-ups
+        are minimised, and the file is rebuilt (VACUUM) so that no freed page keeps what was erased."""
+        with self.transaction() as db:
+            emails: dict[str, set[str]] = {}
+            for client_id, data in db.execute("SELECT client_id, data FROM followups"):
+                if email := json.loads(data).get("client", {}).get("email"):
+                    emails.setdefault(client_id, set()).add(email)
+            refusals = []
+            if "client_id" in _columns(db, "optouts"):  # schema 3's: the ids in clear
+                refusals = db.execute("SELECT client_id, at, source FROM optouts").fetchall()
+                db.execute("DROP TABLE optouts")
+            if "personal" not in _columns(db, "followups"):
+                db.execute("ALTER TABLE followups ADD COLUMN personal INTEGER NOT NULL DEFAULT 1")
+            for statement in _SCHEMA.split(";"):
+                if "optouts" in statement or "followups_personal" in statement:
+                    db.execute(statement.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS")
+                               .replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS"))  # fmt: skip
+            for client_id, at, _source in refusals:
+                for email in emails.get(client_id) or {""}:
+                    for fp in self.fingerprints(Client(client_id, email=email)):
+                        db.execute("INSERT OR IGNORE INTO optouts VALUES (?,?,?)", (fp, at, "stop"))
+            db.execute("PRAGMA user_version = 4")
+        self.minimise_closed(datetime.now().astimezone())
+        if str(self.path) != ":memory:":
+            self.db.execute("VACUUM")
 
     # --- follow-ups --------------------------------------------------------------------------------------
 
@@ -277,17 +333,22 @@ class StateStore:
             _history(db, f.id, at, event, detail)
 
     def _save(self, db: sqlite3.Connection, f: FollowUp) -> None:
-        if f.state is State.OPTED_OUT:  # a STOP reply: the client is never selected again
-            if self.ledger is not None:  # first in the ledger, which outlives the database
-                self.ledger.record(f.client, (f.ended_at or f.created_at).date())
-            db.execute("INSERT OR IGNORE INTO optouts VALUES (?,?,?)",
-                       (f.client.id, (f.ended_at or f.created_at).isoformat(), f"reply to {f.id}"))  # fmt: skip
+        if f.state is State.OPTED_OUT and not f.minimised:  # a STOP: the client is never selected again
+            self._refuse(db, f.client, f.ended_at or f.created_at, "stop")
         db.execute(
-            "INSERT OR REPLACE INTO followups VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO followups (id, client_id, adviser, state, window_start, window_end, "
+            "last_activity, active, data, personal) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (f.id, f.client.id, f.adviser, f.state.value, f.window_start.isoformat(), f.window_end.isoformat(),
              f.last_activity.isoformat(), int(not (f.state.ended and f.record_filed)),
-             _FOLLOW_UP.dump_json(f).decode()),
+             _FOLLOW_UP.dump_json(f).decode(), int(not f.minimised)),
         )  # fmt: skip
+
+    def _refuse(self, db: sqlite3.Connection, client: Client, at: datetime, source: str) -> None:
+        """Record an opt-out: first in the ledger, which outlives the database, then here; fingerprints only."""
+        if self.ledger is not None:
+            self.ledger.record(client, at.date())
+        for fp in self.fingerprints(client):
+            db.execute("INSERT OR REPLACE INTO optouts VALUES (?,?,?)", (fp, at.isoformat(), source))
 
     @_serialised
     def history(self, fid: str) -> list[tuple[str, str, str]]:
@@ -368,18 +429,102 @@ class StateStore:
 
     # --- opt-outs and metadata ---------------------------------------------------------------------------
 
-    @_serialised
-    def opted_out(self) -> set[str]:
-        """The ids of the clients who opted out, as this database knows them."""
-        return {row[0] for row in self.db.execute("SELECT client_id FROM optouts")}
-
     def refuses(self, client: Client) -> bool:
-        """Whether the client opted out through m3mail: in this database, or in the opt-out ledger (which a
-        restored or new database does not lose)."""
+        """Whether the client opted out through m3mail (or was forgotten), by their id or by their address: in
+        this database, or in the opt-out ledger (which a restored or new database does not lose)."""
         if self.ledger is not None and self.ledger.knows(client):
             return True
-        with self._lock:  # one indexed look-up: this is asked for every follow-up of every pass
-            return self.db.execute("SELECT 1 FROM optouts WHERE client_id = ?", (client.id,)).fetchone() is not None
+        return self.refused_on(client) is not None
+
+    def refused_on(self, client: Client) -> str | None:
+        """When this database recorded the client's opt-out (its latest), or None."""
+        prints = self.fingerprints(client)
+        with self._lock:  # indexed look-ups: this is asked for every follow-up of every pass
+            rows = [self.db.execute("SELECT at FROM optouts WHERE fingerprint = ?", (fp,)).fetchone() for fp in prints]
+        return max((row[0] for row in rows if row), default=None)
+
+    # --- minimisation, retention, erasure ----------------------------------------------------------------
+
+    def minimise_closed(self, at: datetime, *, dry_run: bool = False) -> int:
+        """Minimise every closed follow-up that still holds client data, with its actions' error texts and
+        notes (which may quote an address); returns how many (``dry_run``: would be)."""
+        with self._lock:
+            rows = self.db.execute("SELECT data FROM followups WHERE personal = 1 AND active = 0").fetchall()
+        done = 0
+        for (data,) in rows:
+            f = self._load(data)
+            if not closed(f):
+                continue  # a complaint still awaiting its answer keeps what the answer needs
+            done += 1
+            if dry_run:
+                continue
+            with self.transaction() as db:
+                self._save(db, minimised(f))
+                db.execute("UPDATE actions SET error = '', progress = '' WHERE followup_id = ?", (f.id,))
+                _history(db, f.id, at, "minimised", "closed: the client's data erased from the state")
+        return done
+
+    def purge(self, follow_ups_before: date, opt_outs_before: date, *, dry_run: bool = False) -> Purged:
+        """Delete what is past its retention: the minimised follow-ups last active before ``follow_ups_before``
+        with their history and actions, the adviser's actions (digests) last updated before it, and the
+        opt-outs made before ``opt_outs_before`` (here and in the ledger). ``dry_run``: count only."""
+        cut, refused = follow_ups_before.isoformat(), opt_outs_before.isoformat()
+        old = "SELECT id FROM followups WHERE personal = 0 AND active = 0 AND last_activity < ?"
+        queries = {
+            "follow_ups": ("followups WHERE id IN (" + old + ")", (cut,)),
+            "history": ("history WHERE followup_id IN (" + old + ")", (cut,)),
+            "actions": ("actions WHERE followup_id IN (" + old + ") OR (followup_id IS NULL AND updated_at < ?)",
+                        (cut, cut)),
+            "opt_outs": ("optouts WHERE at < ?", (refused,)),
+        }  # fmt: skip
+        with self.transaction() as db:
+            counts = {name: db.execute(f"SELECT count(*) FROM {q}", args).fetchone()[0]
+                      for name, (q, args) in queries.items()}  # fmt: skip
+            if not dry_run:
+                for name in ("history", "actions", "follow_ups", "opt_outs"):
+                    q, args = queries[name]
+                    db.execute(f"DELETE FROM {q}", args)
+        ledger = 0
+        if not dry_run and self.ledger is not None:
+            ledger = self.ledger.forget_before(opt_outs_before)
+        if not dry_run and any(counts.values()):
+            self._truncate_wal()
+        return Purged(**counts, ledger=ledger)
+
+    def forget(self, client_id: str, emails: Iterable[str], at: datetime) -> list[FollowUp]:
+        """Erase the client from the state (follow-ups, history, actions) and keep only the fingerprints that
+        refuse them from now on: of their id, and of each address they are known by (``emails``, and those their
+        follow-ups hold); returns the follow-ups erased, for the message that says where the mailboxes and
+        calendars still hold their exchanges."""
+        with self.transaction() as db:
+            rows = db.execute("SELECT data FROM followups WHERE client_id = ?", (client_id,)).fetchall()
+            erased = [self._load(data) for (data,) in rows]
+            known = {e for e in emails if e} | {f.client.email for f in erased if f.client.email}
+            for email in sorted(known) or [""]:
+                self._refuse(db, Client(client_id, email=email), at, "forget")
+            ids = [(f.id,) for f in erased]
+            for table, column in (("history", "followup_id"), ("actions", "followup_id"), ("followups", "id")):
+                db.executemany(f"DELETE FROM {table} WHERE {column} = ?", ids)
+        self._truncate_wal()
+        return erased
+
+    @_serialised
+    def actions_of(self, fid: str) -> list[tuple[str, str, str, str, str]]:
+        """A follow-up's actions: (key, kind, status, created_at, updated_at)."""
+        rows = self.db.execute("SELECT key, kind, status, created_at, updated_at FROM actions WHERE followup_id = ? "
+                               "ORDER BY created_at, key", (fid,))  # fmt: skip
+        return list(rows)
+
+    @_serialised
+    def follow_ups_of(self, client_id: str) -> list[FollowUp]:
+        rows = self.db.execute("SELECT data FROM followups WHERE client_id = ? ORDER BY id", (client_id,))
+        return [self._load(data) for (data,) in rows]
+
+    def _truncate_wal(self) -> None:
+        """The WAL still holds the pages as they were before an erasure: write them back and empty it."""
+        if str(self.path) != ":memory:":
+            with self._lock:
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @_serialised
     def get(self, name: str, default: str = "") -> str:
@@ -392,6 +537,20 @@ class StateStore:
 
 
 _TABLES = {"followups", "history", "actions", "optouts", "meta"}
+
+
+@dataclass(frozen=True)
+class Purged:
+    """What a purge deleted (or, in a dry run, would): rows of each table, and fingerprints of the ledger."""
+
+    follow_ups: int = 0
+    history: int = 0
+    actions: int = 0
+    opt_outs: int = 0
+    ledger: int = 0
+
+    def __bool__(self) -> bool:
+        return any(vars(self).values())
 
 
 def _refuse_empty(path: Path, advice: str) -> None:
@@ -450,8 +609,18 @@ def check_database(db: sqlite3.Connection, path: Path, advice: str = "") -> None
                              f"read. Nothing was done.{advice}")  # fmt: skip
 
 
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+
+
 def _first_line(error: Exception) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def follow_up_data(f: FollowUp) -> dict[str, Any]:
+    """The follow-up as the state stores it, as plain JSON values."""
+    data: dict[str, Any] = _FOLLOW_UP.dump_python(f, mode="json")
+    return data
 
 
 def _history(db: sqlite3.Connection, fid: str, at: datetime, event: str, detail: str) -> None:
@@ -471,4 +640,4 @@ def _from_v1(row: tuple[Any, ...]) -> FollowUp:
     )  # fmt: skip
 
 
-__all__ = ["SCHEMA_VERSION", "StateStore", "follow_up_id", "new_follow_up"]
+__all__ = ["SCHEMA_VERSION", "Purged", "StateStore", "follow_up_data", "follow_up_id", "new_follow_up"]

@@ -82,7 +82,8 @@ def test_what_comes_back_never_blocks_a_follow_up(emailed) -> None:
         states = {f.id: f for f in store.follow_ups()}
     auto, replied = states[first.key.split("#")[0]], states[second.key.split("#")[0]]
     assert auto.state is State.EMAILED and auto.reply_ids == ()  # an automatic reply is not the client's answer
-    assert replied.state is State.DONE and replied.reply_ids and replied.replies_filed == replied.reply_ids
+    assert replied.state is State.DONE and replied.replied_at is not None  # answered, its reply filed below, and
+    assert replied.minimised and replied.reply_ids == ()  # closed: its client data and reply ids erased
     folder = next(name for name in adviser.client_folders() if "NOM1" in name)
     assert any("tout va bien" in str(m["Subject"]) for m in adviser.messages("Clients", folder))
 
@@ -109,7 +110,7 @@ def test_a_stop_from_another_address_is_filed_for_the_adviser_never_acted_on(ema
     fid = first.key.split("#")[0]
     with StateStore(settings.state) as store:
         f = store.follow_up(fid)
-        assert f is not None and store.opted_out() == set() and not store.refuses(f.client)
+        assert f is not None and store.refused_on(f.client) is None and not store.refuses(f.client)
     assert f.state is State.EMAILED and f.reply_ids == () and len(f.other_ids) == 1 and f.replies_filed == f.other_ids
     folder = next(name for name in adviser.client_folders() if "NOM0" in name)
     assert any(m["From"] == "intrus@example.net" for m in adviser.messages("Clients", folder))

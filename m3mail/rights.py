@@ -1,0 +1,124 @@
+"""A client's rights over what m3mail holds on them (RGPD articles 15, 17 and 21), and the retention purge.
+
+    client_file(settings, id)      access: everything the state holds on the client, and where m3mail filed
+                                   their exchanges (the mailboxes and calendars are the agency's, not m3mail's)
+    forget_client(settings, id)    erasure and objection: the client erased from the state and its backups,
+                                   keyed fingerprints kept so that m3mail never contacts them again
+    purge_state(settings, today)   retention: the closed follow-ups minimised, what is past its retention deleted
+
+Nothing here reads or writes a mailbox: what lives there is the agency's to keep or delete under its own rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from m3mail.errors import PortfolioError
+from m3mail.models import Client, FollowUp
+from m3mail.plan import folder
+from m3mail.portfolio import PortfolioReader
+from m3mail.rules import pass_rules, retention_cutoffs
+from m3mail.settings import Settings
+from m3mail.state import Purged, StateStore, follow_up_data
+from m3mail.state.backups import backups, erase_client
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a follow-up's exchanges are, outside the state."""
+
+    mailbox: str  # the mailbox of the client folder (the adviser's, or the shared filing mailbox)
+    folder: str  # the client folder, under the filing root
+    calendar: str  # the adviser whose calendar holds the call events
+    calls: tuple[str, ...]  # the call events' keys (X-M3MAIL-KEY, or Outlook's transactionId)
+    emailed_from: str  # the mailbox the email to the client left from ("" when none was sent)
+
+
+@dataclass(frozen=True)
+class ClientFile:
+    """What m3mail holds on one client, for an access request."""
+
+    client_id: str
+    follow_ups: list[dict[str, Any]] = field(default_factory=list)
+    opted_out_on: str | None = None  # when their opt-out (or erasure) was recorded
+    backups: list[str] = field(default_factory=list)  # the state's dated copies, which may hold older data
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"client_id": self.client_id, "follow_ups": self.follow_ups, "opted_out_on": self.opted_out_on,
+                "backups": self.backups}  # fmt: skip
+
+
+def where(settings: Settings, f: FollowUp) -> Where:
+    """The client folder, as m3mail named it: the name the template gives while the follow-up holds the client's
+    name; once minimised, the folder is known by the client id it always ends with."""
+    root, name = folder(pass_rules(settings, settings.advisers[0]), f)
+    shown = f"… ({f.client.id})" if f.minimised else name
+    return Where(mailbox=settings.filing.mailbox or f.adviser, folder=f"{root}/{shown}", calendar=f.adviser,
+                 calls=tuple(f"{f.id}#call{n}" for n in range(1, len(f.attempts) + 1)),
+                 emailed_from=f.adviser if f.emailed_at else "")  # fmt: skip
+
+
+def client_file(settings: Settings, store: StateStore, client_id: str) -> ClientFile:
+    follow_ups = []
+    for f in store.follow_ups_of(client_id):
+        data = follow_up_data(f)
+        data["history"] = [{"at": at, "event": event, "detail": detail} for at, event, detail in store.history(f.id)]
+        data["actions"] = [{"key": k, "kind": kind, "status": status, "created_at": c, "updated_at": u}
+                           for k, kind, status, c, u in store.actions_of(f.id)]  # fmt: skip
+        data["filed"] = vars(where(settings, f)) | {"calls": list(where(settings, f).calls)}
+        follow_ups.append(data)
+    emails = sorted({f["client"]["email"] for f in follow_ups if f["client"]["email"]}) or [""]
+    days = [d for e in emails if (d := _refused_on(store, Client(client_id, email=e)))]
+    found = backups(settings.backups.folder, settings.state)
+    return ClientFile(client_id, follow_ups, max(days) if days else None, [str(p) for p in found])
+
+
+def _refused_on(store: StateStore, client: Client) -> str | None:
+    here = store.refused_on(client)
+    ledger = store.ledger.recorded_on(client) if store.ledger is not None else None
+    days = [d for d in (here[:10] if here else None, ledger.isoformat() if ledger else None) if d]
+    return max(days) if days else None
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    client_id: str
+    erased: list[Where]  # the follow-ups erased, and where their exchanges still are
+    addresses: int  # addresses fingerprinted to recognise the client by
+    backups: int  # backups the client was erased from
+    export_unread: str = ""  # the export could not be read for the client's address: why
+
+
+def forget_client(settings: Settings, store: StateStore, client_id: str, now: datetime) -> Forgotten:
+    """Erase the client; their address (from the export, and their follow-ups) is fingerprinted so that they are
+    recognised under another id too. The caller holds the lock."""
+    emails, unread = set[str](), ""
+    try:
+        reader = PortfolioReader(settings.portfolio.path, settings.portfolio, [a.email for a in settings.advisers])
+        emails = {r.client.email for r in reader.records() if r.client.id == client_id and r.client.email}
+    except PortfolioError as e:
+        unread = str(e)
+    erased = store.forget(client_id, emails, now)
+    addresses = len(emails | {f.client.email for f in erased if f.client.email})
+    found = backups(settings.backups.folder, settings.state)
+    for path in found:
+        erase_client(path, client_id)
+    return Forgotten(client_id, [where(settings, f) for f in erased], addresses, len(found), unread)
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    minimised: int  # closed follow-ups whose client data is (or would be) erased
+    purged: Purged
+    follow_ups_before: date
+    opt_outs_before: date
+
+
+def purge_state(settings: Settings, store: StateStore, today: date, now: datetime, *, dry_run: bool) -> PurgeResult:
+    """What each run does at its end, on demand: ``dry_run`` counts what would go."""
+    follow_ups_before, opt_outs_before = retention_cutoffs(settings, today)
+    minimised = store.minimise_closed(now, dry_run=dry_run)
+    purged = store.purge(follow_ups_before, opt_outs_before, dry_run=dry_run)
+    return PurgeResult(minimised, purged, follow_ups_before, opt_outs_before)
