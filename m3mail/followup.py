@@ -202,9 +202,11 @@ def complaint_pending(f: FollowUp) -> bool:
 
 
 def closed(f: FollowUp) -> bool:
-    """Nothing left to do for it: ended, its replies and record filed, no complaint awaiting its answer."""
+    """Nothing left to do for it with the client's data: ended, its replies and record filed. A complaint still
+    awaiting its answer is closed too: its deadlines, kept, are what the digest and ``m3mail complaint`` need,
+    and the adviser finds the client by the id that ends the name of their folder."""
     unfiled = any(mid not in f.replies_filed for mid in f.reply_ids + f.other_ids)
-    return f.state.ended and f.record_filed and not unfiled and not complaint_pending(f)
+    return f.state.ended and f.record_filed and not unfiled
 
 
 def minimised(f: FollowUp) -> FollowUp:

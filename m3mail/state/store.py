@@ -454,7 +454,7 @@ class StateStore:
         for (data,) in rows:
             f = self._load(data)
             if not closed(f):
-                continue  # a complaint still awaiting its answer keeps what the answer needs
+                continue  # a reply still to file
             done += 1
             if dry_run:
                 continue

@@ -81,6 +81,17 @@ def test_a_year_on_the_state_holds_no_ended_client_s_data(a_year) -> None:
         assert not [c for c in everyone.values() if c.email and c.email in line], line
 
 
+def test_the_report_names_no_client(a_year, tmp_path: Path) -> None:
+    settings, _ = a_year
+    html, csv = tmp_path / "rapport.html", tmp_path / "rapport.csv"
+    result = run_cli("report", "--settings", settings.state.parent / "m3mail.toml", "--html", html, "--csv", csv)
+    assert result.code == 0, result.err
+    text = html.read_text(encoding="utf-8") + csv.read_text(encoding="utf-8-sig")
+    assert "claire.martin@cabinet-exemple.fr" in text  # the advisers are there: the report is not empty
+    for c in clients(settings).values():
+        assert not [v for v in (c.email, c.phone, c.street) if v and v in text], c.id
+
+
 def test_access_shows_what_is_held_and_where_the_exchanges_are(a_year) -> None:
     settings, _ = a_year
     path = settings.state.parent / "m3mail.toml"

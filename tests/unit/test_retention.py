@@ -67,18 +67,20 @@ def test_a_closed_follow_up_keeps_no_client_data_in_the_file_and_still_counts(tm
     assert [(p.client_id, p.last_activity) for p in past] == [("C1", AT.date())]  # the cool-down still sees it
 
 
-def test_a_complaint_keeps_its_client_data_until_it_is_answered(tmp_path: Path) -> None:
+def test_a_complaint_under_way_is_minimised_too_and_keeps_its_deadlines(tmp_path: Path) -> None:
     path = tmp_path / "m3mail.db"
     with StateStore(path) as store:
         (f,) = store.add([new_follow_up(due(), AT)], AT)
         complaint = ended(f, outcome=Outcome.RECLAMATION, complaint_ack_due=date(2026, 12, 9),
                           complaint_answer_due=date(2027, 1, 25))  # fmt: skip
         store.save(complaint, AT, "outcome")
-        assert store.minimise_closed(AT) == 0  # the answer to write needs who the client is
-        store.save(replace(complaint, complaint_acknowledged=date(2026, 12, 1), complaint_answered=date(2027, 1, 4)),
-                   AT, "complaint answered")  # fmt: skip
         assert store.minimise_closed(AT) == 1
+        kept = store.follow_up(f.id)
+        reminded = store.follow_ups_since("a@agence.fr", date(2027, 1, 1))  # what the digest lists, weeks later
     assert leaks(path) == []
+    assert kept is not None and (kept.complaint_ack_due, kept.complaint_answer_due) == (date(2026, 12, 9),
+                                                                                        date(2027, 1, 25))  # fmt: skip
+    assert [r.id for r in reminded] == [f.id]
 
 
 def test_the_purge_deletes_what_is_past_retention_and_keeps_the_rest(tmp_path: Path) -> None:
