@@ -23,7 +23,6 @@ from m3mail.logs import setup_logging
 from m3mail.models import DueFollowUp, RowIssue
 from m3mail.portfolio import ReadReport
 from m3mail.report import follow_up_rows as report_rows
-from m3mail.rights import ClientFile
 from m3mail.settings import Settings, load_settings
 from m3mail.when import check_replay_day, parse_interval, parse_when
 
@@ -395,36 +394,8 @@ def client(client_id: str, settings_path: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(found.as_dict(), ensure_ascii=False, indent=2))
         return
-    _print_client(found)
-
-
-def _print_client(found: ClientFile) -> None:
-    if not found.follow_ups:
-        click.echo(f"the state holds no follow-up of client {found.client_id}")
-    for f in found.follow_ups:
-        c = f["client"]
-        held = [f"{k}: {v}" for k, v in c.items() if v and k not in ("id", "vip", "opted_out")]
-        click.echo(f"follow-up {f['id']} ({f['state']}), adviser {f['adviser']}, window {f['window_start']} to "
-                   f"{f['window_end']}" + (f", outcome {f['outcome']}" if f["outcome"] else ""))  # fmt: skip
-        click.echo("  client data held: " + ("; ".join(held) if held else "none (erased once the follow-up closed)"))
-        for contract in f["contracts"]:
-            details = [f"{k}: {v}" for k in ("product", "guarantees", "claims", "questions") if (v := contract[k])]
-            click.echo(f"  contract {contract['id']} ({contract['type']})" + (": " + "; ".join(map(str, details))
-                                                                          if details else ""))  # fmt: skip
-        if f["notes"]:
-            click.echo(f"  adviser's notes: {f['notes']}")
-        for h in f["history"]:
-            click.echo(f"  {h['at']}  {h['event']}" + (f": {h['detail']}" if h["detail"] else ""))
-        filed = f["filed"]
-        click.echo(f"  filed in the mailbox {filed['mailbox']}, folder {filed['folder']}")
-        if filed["calls"]:
-            click.echo(f"  call events in {filed['calendar']}'s calendar: {', '.join(filed['calls'])}")
-        if filed["emailed_from"]:
-            click.echo(f"  emailed from {filed['emailed_from']} (Sent Items)")
-        click.echo(f"  actions: {len(f['actions'])} in the action log")
-    click.echo(f"opt-out: recorded on {found.opted_out_on}" if found.opted_out_on else "opt-out: none recorded")
-    if found.backups:
-        click.echo(f"older copies of the state: {len(found.backups)} backup(s) in {Path(found.backups[0]).parent}")
+    for line in found.lines():
+        click.echo(line)
 
 
 @main.command()
@@ -436,15 +407,10 @@ def forget(client_id: str, settings_path: Path) -> None:
 
     settings = _load(settings_path, False)
     done = commands.forget(settings, client_id, datetime.now().astimezone())
-    click.echo(f"client {client_id}: {len(done.erased)} follow-up(s) erased from the state and from "
-               f"{done.backups} backup(s); kept: keyed fingerprints of the id and {done.addresses} address(es), "
-               "so that m3mail never contacts them again")  # fmt: skip
     if done.export_unread:
         click.echo(f"the export could not be read for the client's address: {done.export_unread}", err=True)
-    for w in done.erased:
-        click.echo(f"  not touched, the agency's to keep or delete: the folder {w.folder} in {w.mailbox}"
-                   + (f"; the call events {', '.join(w.calls)} in {w.calendar}'s calendar" if w.calls else "")
-                   + (f"; the email in {w.emailed_from}'s Sent Items" if w.emailed_from else ""))  # fmt: skip
+    for line in done.lines():
+        click.echo(line)
 
 
 @main.command()
@@ -458,14 +424,8 @@ def purge(dry_run: bool, settings_path: Path, today: date | None) -> None:
     settings = _load(settings_path, False)
     result = commands.purge(settings, today or commands.today_in(settings), datetime.now().astimezone(),
                             dry_run=dry_run)  # fmt: skip
-    would = "would be" if dry_run else "were"
-    p = result.purged
-    click.echo(f"{result.minimised} closed follow-up(s) {would} minimised (their client data erased)")
-    click.echo(f"past retention (follow-ups last active before {result.follow_ups_before}): {p.follow_ups} "
-               f"follow-up(s), {p.history} history line(s), {p.actions} action(s) {would} deleted")  # fmt: skip
-    click.echo(f"past retention (opt-outs made before {result.opt_outs_before}): {p.opt_outs} opt-out "
-               f"fingerprint(s) in the state" + ("" if dry_run else f", {p.ledger} in the ledger")
-               + f" {would} deleted")  # fmt: skip
+    for line in result.lines(dry_run=dry_run):
+        click.echo(line)
 
 
 @main.command()

@@ -401,17 +401,22 @@ FOLDER_BYTES = 200  # a folder name's bound in UTF-8: under the 255 bytes a name
 
 
 def folder(rules: PassRules, f: FollowUp) -> tuple[str, str]:
-    """The client's folder: the settings' template, always ending with the client id (so that two clients never
-    share one, whatever their names), one line, within FOLDER_BYTES: a long name is cut, never the id."""
-    name = rules.folder_template.format(nom=f.client.last_name.upper(), prenom=f.client.first_name,
-                                        client_id=f.client.id, civilite=f.client.civility)  # fmt: skip
+    return client_folder(rules.folder_template, rules.filing_root, f)
+
+
+def client_folder(template: str, root: str, f: FollowUp) -> tuple[str, str]:
+    """The client's folder under ``root``: the settings' template, always ending with the client id (so that two
+    clients never share one, whatever their names), one line, within FOLDER_BYTES: a long name is cut, never the
+    id."""
+    name = template.format(nom=f.client.last_name.upper(), prenom=f.client.first_name, client_id=f.client.id,
+                           civilite=f.client.civility)  # fmt: skip
     name = " ".join("".join(c if c.isprintable() else " " for c in name).split())
     suffix = f"({f.client.id})"
     if name.endswith(suffix):
         name = name[: -len(suffix)].rstrip()
     room = FOLDER_BYTES - len(suffix.encode()) - 1
     name = name.encode()[:room].decode(errors="ignore").rstrip(" .")
-    return rules.filing_root, f"{name} {suffix}" if name else suffix
+    return root, f"{name} {suffix}" if name else suffix
 
 
 def _safe(text: str) -> str:

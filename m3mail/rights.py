@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from m3mail.errors import PortfolioError
 from m3mail.models import Client, FollowUp
-from m3mail.plan import folder
+from m3mail.plan import client_folder
 from m3mail.portfolio import PortfolioReader
-from m3mail.rules import pass_rules, retention_cutoffs
+from m3mail.rules import retention_cutoffs
 from m3mail.settings import Settings
 from m3mail.state import Purged, StateStore, follow_up_data
 from m3mail.state.backups import backups, erase_client
@@ -49,11 +50,41 @@ class ClientFile:
         return {"client_id": self.client_id, "follow_ups": self.follow_ups, "opted_out_on": self.opted_out_on,
                 "backups": self.backups}  # fmt: skip
 
+    def lines(self) -> list[str]:
+        """The file as ``m3mail client`` prints it."""
+        out = [] if self.follow_ups else [f"the state holds no follow-up of client {self.client_id}"]
+        for f in self.follow_ups:
+            out += _follow_up_lines(f)
+        out.append(f"opt-out: recorded on {self.opted_out_on}" if self.opted_out_on else "opt-out: none recorded")
+        if self.backups:
+            out.append(f"older copies of the state: {len(self.backups)} backup(s) in {Path(self.backups[0]).parent}")
+        return out
+
+
+def _follow_up_lines(f: dict[str, Any]) -> list[str]:
+    held = [f"{k}: {v}" for k, v in f["client"].items() if v and k not in ("id", "vip", "opted_out")]
+    out = [f"follow-up {f['id']} ({f['state']}), adviser {f['adviser']}, window {f['window_start']} to "
+           f"{f['window_end']}" + (f", outcome {f['outcome']}" if f["outcome"] else ""),
+           "  client data held: " + ("; ".join(held) or "none (erased once the follow-up closed)")]  # fmt: skip
+    for contract in f["contracts"]:
+        details = "; ".join(f"{k}: {v}" for k in ("product", "guarantees", "claims", "questions") if (v := contract[k]))
+        out.append(f"  contract {contract['id']} ({contract['type']})" + (f": {details}" if details else ""))
+    if f["notes"]:
+        out.append(f"  adviser's notes: {f['notes']}")
+    out += [f"  {h['at']}  {h['event']}" + (f": {h['detail']}" if h["detail"] else "") for h in f["history"]]
+    filed = f["filed"]
+    out.append(f"  filed in the mailbox {filed['mailbox']}, folder {filed['folder']}")
+    if filed["calls"]:
+        out.append(f"  call events in {filed['calendar']}'s calendar: {', '.join(filed['calls'])}")
+    if filed["emailed_from"]:
+        out.append(f"  emailed from {filed['emailed_from']} (Sent Items)")
+    return [*out, f"  actions: {len(f['actions'])} in the action log"]
+
 
 def where(settings: Settings, f: FollowUp) -> Where:
     """The client folder, as m3mail named it: the name the template gives while the follow-up holds the client's
     name; once minimised, the folder is known by the client id it always ends with."""
-    root, name = folder(pass_rules(settings, settings.advisers[0]), f)
+    root, name = client_folder(settings.filing.folder, settings.filing.root, f)
     shown = f"… ({f.client.id})" if f.minimised else name
     return Where(mailbox=settings.filing.mailbox or f.adviser, folder=f"{root}/{shown}", calendar=f.adviser,
                  calls=tuple(f"{f.id}#call{n}" for n in range(1, len(f.attempts) + 1)),
@@ -90,6 +121,17 @@ class Forgotten:
     backups: int  # backups the client was erased from
     export_unread: str = ""  # the export could not be read for the client's address: why
 
+    def lines(self) -> list[str]:
+        """What ``m3mail forget`` prints: what went, what was kept, and what it left to the agency."""
+        out = [f"client {self.client_id}: {len(self.erased)} follow-up(s) erased from the state and from "
+               f"{self.backups} backup(s); kept: keyed fingerprints of the id and {self.addresses} address(es), so "
+               "that m3mail never contacts them again"]  # fmt: skip
+        for w in self.erased:
+            out.append(f"  not touched, the agency's to keep or delete: the folder {w.folder} in {w.mailbox}"
+                       + (f"; the call events {', '.join(w.calls)} in {w.calendar}'s calendar" if w.calls else "")
+                       + (f"; the email in {w.emailed_from}'s Sent Items" if w.emailed_from else ""))  # fmt: skip
+        return out
+
 
 def forget_client(settings: Settings, store: StateStore, client_id: str, now: datetime) -> Forgotten:
     """Erase the client; their address (from the export, and their follow-ups) is fingerprinted so that they are
@@ -114,6 +156,16 @@ class PurgeResult:
     purged: Purged
     follow_ups_before: date
     opt_outs_before: date
+
+    def lines(self, *, dry_run: bool) -> list[str]:
+        """What ``m3mail purge`` prints, by count."""
+        would, p = ("would be" if dry_run else "were"), self.purged
+        ledger = "" if dry_run else f", {p.ledger} in the ledger"
+        return [f"{self.minimised} closed follow-up(s) {would} minimised (their client data erased)",
+                f"past retention (follow-ups last active before {self.follow_ups_before}): {p.follow_ups} "
+                f"follow-up(s), {p.history} history line(s), {p.actions} action(s) {would} deleted",
+                f"past retention (opt-outs made before {self.opt_outs_before}): {p.opt_outs} opt-out "
+                f"fingerprint(s) in the state{ledger} {would} deleted"]  # fmt: skip
 
 
 def purge_state(settings: Settings, store: StateStore, today: date, now: datetime, *, dry_run: bool) -> PurgeResult:

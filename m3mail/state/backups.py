@@ -17,7 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from m3mail.errors import StateError
-from m3mail.state.store import check_database
+from m3mail.state.schema import check_database
 
 _NAME = re.compile(r"^(?P<stem>.+)-(?P<day>\d{4}-\d{2}-\d{2})\.db$")
 
