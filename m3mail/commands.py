@@ -126,7 +126,8 @@ def check_portfolio(settings: Settings, today: date, portfolio: Path | None = No
 def _refused(store: StateStore, records: list[Record]) -> set[str]:
     """The clients who opted out through m3mail: by the state's ids, and by the opt-out ledger's fingerprints
     (their id, or the address in the export), which a restored or new state does not lose."""
-    return {r.client.id for r in records if store.refuses(r.client)}
+    refuses = store.refusals()
+    return {r.client.id for r in records if refuses(r.client)}
 
 
 @dataclass(frozen=True)

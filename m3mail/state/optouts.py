@@ -113,6 +113,10 @@ class OptOutLedger:
     def __len__(self) -> int:
         return len(self._lines())
 
+    def known(self) -> set[str]:
+        """Every fingerprint the ledger holds."""
+        return set(self._lines())
+
     def _text(self) -> str:
         try:
             return self.path.read_text(encoding="ascii")

@@ -399,6 +399,16 @@ class StateStore:
             return True
         return self.refused_on(client) is not None
 
+    def refusals(self) -> Callable[[Client], bool]:
+        """``refuses`` for many clients at once (an export's): the opt-outs read once, each client's fingerprints
+        computed once."""
+        with self._lock:
+            known = {row[0] for row in self.db.execute("SELECT fingerprint FROM optouts")}
+        if self.ledger is not None:
+            known |= self.ledger.known()
+        key = self._fingerprint_key()
+        return lambda client: any(fp in known for fp in fingerprints(key, client))
+
     def refused_on(self, client: Client) -> str | None:
         """When this database recorded the client's opt-out (its latest), or None."""
         prints = self.fingerprints(client)
