@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from m3mail.errors import PortfolioError
-from m3mail.models import Client, FollowUp
+from m3mail.models import Client, FollowUp, State
 from m3mail.plan import client_folder
 from m3mail.portfolio import PortfolioReader
 from m3mail.rules import retention_cutoffs
@@ -35,6 +35,7 @@ class Where:
     calendar: str  # the adviser whose calendar holds the call events
     calls: tuple[str, ...]  # the call events' keys (X-M3MAIL-KEY, or Outlook's transactionId)
     emailed_from: str  # the mailbox the email to the client left from ("" when none was sent)
+    call_pending: str = ""  # a call still booked, not made yet: when (the adviser would still call)
 
 
 @dataclass(frozen=True)
@@ -85,10 +86,12 @@ def where(settings: Settings, f: FollowUp) -> Where:
     """The client folder, as m3mail named it: the name the template gives while the follow-up holds the client's
     name; once minimised, the folder is known by the client id it always ends with."""
     root, name = client_folder(settings.filing.folder, settings.filing.root, f)
+    pending = f.call_at.isoformat(timespec="minutes") if f.state is State.BOOKED and f.call_at else ""
     shown = f"… ({f.client.id})" if f.minimised else name
     return Where(mailbox=settings.filing.mailbox or f.adviser, folder=f"{root}/{shown}", calendar=f.adviser,
                  calls=tuple(f"{f.id}#call{n}" for n in range(1, len(f.attempts) + 1)),
-                 emailed_from=f.adviser if f.emailed_at else "")  # fmt: skip
+                 emailed_from=f.adviser if f.emailed_at else "",
+                 call_pending=pending)  # fmt: skip
 
 
 def client_file(settings: Settings, store: StateStore, client_id: str) -> ClientFile:
@@ -130,6 +133,9 @@ class Forgotten:
             out.append(f"  not touched, the agency's to keep or delete: the folder {w.folder} in {w.mailbox}"
                        + (f"; the call events {', '.join(w.calls)} in {w.calendar}'s calendar" if w.calls else "")
                        + (f"; the email in {w.emailed_from}'s Sent Items" if w.emailed_from else ""))  # fmt: skip
+            if w.call_pending:
+                out.append(f"  a call is still booked at {w.call_pending} in {w.calendar}'s calendar: delete it, or "
+                           "the adviser may still call the client")  # fmt: skip
         return out
 
 

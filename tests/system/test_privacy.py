@@ -142,6 +142,7 @@ def test_a_forgotten_client_is_left_out_without_being_named_and_erased_everywher
     forgotten = run_cli("forget", target, "--settings", path)
     assert forgotten.code == 0 and "1 backup(s)" in forgotten.out, forgotten.out + forgotten.err
     assert f"Clients/{client.last_name.upper()} {client.first_name} ({target})" in forgotten.out  # where, for the DPO
+    assert "a call is still booked at" in forgotten.out  # and what the adviser must not do any more
     for stored in [settings.state, *sorted(settings.backups.folder.iterdir())]:
         raw = stored.read_bytes()
         assert client.email.encode() not in raw and client.phone.encode() not in raw, stored

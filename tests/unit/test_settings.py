@@ -99,6 +99,14 @@ def test_advisers_listed_twice_and_no_adviser_at_all_are_refused(tmp_path: Path)
     assert "advisers" in problems(write(tmp_path, 'backend = "local"\n'))
 
 
+def test_retention_keeps_opt_outs_three_years_at_least_and_follow_ups_as_long_as_the_cool_down(tmp_path: Path) -> None:
+    defaults = load_settings(write(tmp_path, MINIMAL)).retention
+    assert (defaults.follow_ups_years, defaults.opt_outs_years) == (3, 3)
+    assert "retention.opt_outs_years" in problems(write(tmp_path, "[retention]\nopt_outs_years = 2\n" + MINIMAL))
+    short = "[retention]\nfollow_ups_years = 1\n[selection]\ncooldown_days = 400\n" + MINIMAL
+    assert "cooldown_days" in " ".join(problems(write(tmp_path, short)).values())
+
+
 def test_a_missing_or_broken_file_names_the_file(tmp_path: Path) -> None:
     assert "m3mail init" in problems(tmp_path / "absent.toml")["(file)"]
     assert "not valid TOML" in problems(write(tmp_path, "backend = \n"))["(file)"]
