@@ -102,10 +102,10 @@ class Executor:
         backend together (perform_many: Graph $batch). Stops between two groups when asked to (SIGTERM): what
         is left is planned again by the next run. Safe to call from several threads (one adviser each)."""
         tally, failed = Tally(), set[str]()
-        for actions in stages:
+        for stage, actions in enumerate(stages):
             queues: dict[str, deque[AnyAction]] = {}
-            for n, action in enumerate(actions):
-                fid = action.follow_up.id if action.follow_up else f"#{n}"
+            for n, action in enumerate(actions):  # an action for no follow-up: a queue of its own in its stage
+                fid = action.follow_up.id if action.follow_up else f"#{stage}.{n}"
                 if fid not in failed:
                     queues.setdefault(fid, deque()).append(action)
             while queues:

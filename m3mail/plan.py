@@ -125,9 +125,8 @@ def plan(snapshot: Snapshot, follow_ups: Sequence[FollowUp], rules: PassRules, r
     reaching = _reach_out(unreached, rules, renderer, now, problems)
     current |= expected(reaching, now)
     filings = _filings(list(current.values()), snapshot.inbox, rules, renderer, now, problems)
-    notes = _unreadable(snapshot, rules, now, problems)
-    if snapshot.calendar is not None:  # the alert as this pass found it (none left: cleared)
-        notes.append(Remember(key=f"capacity:{email}", value=json.dumps(missing, sort_keys=True)))
+    notes = _unreadable(snapshot, rules, now, problems)  # and the capacity alert as this pass found it (none: cleared)
+    notes.append(Remember(key=f"capacity:{email}", value=json.dumps(missing, sort_keys=True)))
     stages = (categories, changes, tuple(bookings), tuple(reaching), tuple(filings), tuple(notes))
     return Plan(stages, tuple(problems), missing)
 

@@ -150,6 +150,8 @@ def test_a_forgotten_client_is_left_out_without_being_named_and_erased_everywher
     due = run_cli("due", "--settings", path, "--today", later)
     assert target not in due.out + due.err and client.last_name.upper() not in due.out
     assert "left out: they objected" in due.out
+    check = run_cli("check", "--settings", path, "--today", later)
+    assert "left out: they objected" in check.out and target not in check.out + check.err
     again = run_cli("run", "--settings", path, "--today", later)
     assert again.code == 0, again.err
     assert run_cli("client", target, "--settings", path, "--json").json()["follow_ups"] == []

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from m3mail.actions import FileMail, Filing, SendEmail
+from m3mail.actions import EnsureCategories, FileMail, Filing, Remember, SendEmail
 from m3mail.backends.base import Progress
 from m3mail.backends.memory import MemoryBackend
 from m3mail.errors import BackendError, Pending
 from m3mail.executor import Executor
-from m3mail.models import Client, FollowUp, MailSpec, SentMail, State
+from m3mail.models import CATEGORY_COLOURS, Client, FollowUp, MailSpec, SentMail, State
 from m3mail.state import StateStore
 
 NOW = datetime(2026, 11, 25, 9, tzinfo=UTC)
@@ -139,3 +139,14 @@ def test_what_a_send_noted_before_a_kill_reaches_its_next_try_and_pending_is_no_
         changed = Executor(backend, store, lambda: NOW).execute([action()]).changed  # the next run finds it
         assert changed["M3-C1-20261118"].state is State.EMAILED and store.action_status(action().key) == "done"
     assert backend.seen == [(False, ""), (True, "draft-1"), (True, "draft-1")]
+
+
+def test_an_adviser_s_failed_action_does_not_hold_back_the_next_stages_ones(tmp_path: Path) -> None:
+    """The outcome categories failing (stage one) does not stop the capacity alert being kept (a later stage):
+    only a follow-up's own actions wait for one of theirs that failed."""
+    backend = MemoryBackend([ADVISER], clock=lambda: NOW)
+    backend.fail_next("ensure_categories", BackendError(ADVISER, "categories", "unavailable", retryable=True))
+    categories = EnsureCategories(key=f"categories:{ADVISER}", mailbox=ADVISER, colours=CATEGORY_COLOURS)
+    with StateStore(tmp_path / "m3mail.db") as store:
+        tally = Executor(backend, store, lambda: NOW).execute([categories], [Remember(key="capacity:a", value="{}")])
+        assert len(tally.errors) == 1 and store.get("capacity:a") == "{}"
