@@ -509,9 +509,6 @@ class StateStore:
             db.execute("INSERT OR REPLACE INTO meta VALUES (?,?)", (name, value))
 
 
-
-
-
 @dataclass(frozen=True)
 class Purged:
     """What a purge deleted (or, in a dry run, would): rows of each table, and fingerprints of the ledger."""
@@ -521,9 +518,6 @@ class Purged:
     actions: int = 0
     opt_outs: int = 0
     ledger: int = 0
-
-    def __bool__(self) -> bool:
-        return any(vars(self).values())
 
 
 def follow_up_data(f: FollowUp) -> dict[str, Any]:
