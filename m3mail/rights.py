@@ -16,6 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from m3mail.actions import call_key
 from m3mail.errors import PortfolioError
 from m3mail.models import Client, FollowUp, State
 from m3mail.plan import client_folder
@@ -89,7 +90,7 @@ def where(settings: Settings, f: FollowUp) -> Where:
     pending = f.call_at.isoformat(timespec="minutes") if f.state is State.BOOKED and f.call_at else ""
     shown = f"… ({f.client.id})" if f.minimised else name
     return Where(mailbox=settings.filing.mailbox or f.adviser, folder=f"{root}/{shown}", calendar=f.adviser,
-                 calls=tuple(f"{f.id}#call{n}" for n in range(1, len(f.attempts) + 1)),
+                 calls=tuple(call_key(f.id, n) for n in range(1, len(f.attempts) + 1)),
                  emailed_from=f.adviser if f.emailed_at else "",
                  call_pending=pending)  # fmt: skip
 
@@ -101,7 +102,8 @@ def client_file(settings: Settings, store: StateStore, client_id: str) -> Client
         data["history"] = [{"at": at, "event": event, "detail": detail} for at, event, detail in store.history(f.id)]
         data["actions"] = [{"key": k, "kind": kind, "status": status, "created_at": c, "updated_at": u}
                            for k, kind, status, c, u in store.actions_of(f.id)]  # fmt: skip
-        data["filed"] = vars(where(settings, f)) | {"calls": list(where(settings, f).calls)}
+        filed = where(settings, f)
+        data["filed"] = vars(filed) | {"calls": list(filed.calls)}
         follow_ups.append(data)
     emails = sorted({f["client"]["email"] for f in follow_ups if f["client"]["email"]}) or [""]
     days = [d for e in emails if (d := _refused_on(store, Client(client_id, email=e)))]
