@@ -69,7 +69,8 @@ def _follow_up_lines(f: dict[str, Any]) -> list[str]:
            f"{f['window_end']}" + (f", outcome {f['outcome']}" if f["outcome"] else ""),
            "  client data held: " + ("; ".join(held) or "none (erased once the follow-up closed)")]  # fmt: skip
     for contract in f["contracts"]:
-        details = "; ".join(f"{k}: {v}" for k in ("product", "guarantees", "claims", "questions") if (v := contract[k]))
+        details = "; ".join(f"{k}: {', '.join(v) if isinstance(v, list) else v}"
+                            for k in ("product", "guarantees", "claims", "questions") if (v := contract[k]))
         out.append(f"  contract {contract['id']} ({contract['type']})" + (f": {details}" if details else ""))
     if f["notes"]:
         out.append(f"  adviser's notes: {f['notes']}")
