@@ -27,6 +27,7 @@ from m3mail.plan import (
     Snapshot,
     awaits_mail,
     calendar_horizon,
+    capacity_mark,
     digest,
     digest_key,
     plan,
@@ -101,7 +102,7 @@ def gather(backend: Backend, store: StateStore, rules: PassRules, follow_ups: Se
     snapshot = Snapshot(
         calls=calls, inbox=inbox, refused=frozenset(f.id for f in follow_ups if store.refuses(f.client)),
         reported=frozenset(m.id for m in unreadable if store.get(unreadable_mark(rules, m))),
-        digest=_digest_basis(store, rules, now),
+        digest=_digest_basis(store, rules, now), capacity=store.get(capacity_mark(rules), "{}"),
     )  # fmt: skip
     horizon = calendar_horizon(snapshot, follow_ups, rules, now)
     if horizon is None:

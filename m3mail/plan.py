@@ -95,6 +95,7 @@ class Snapshot:
     reported: frozenset[str] = frozenset()  # unreadable Inbox messages reported by an earlier run
     calendar: Calendar | None = None  # read when a follow-up needs a call (calendar_horizon)
     digest: DigestBasis | None = None
+    capacity: str = "{}"  # the capacity alert as the state keeps it (JSON: day -> calls with no free slot)
 
 
 @dataclass(frozen=True)
@@ -125,8 +126,10 @@ def plan(snapshot: Snapshot, follow_ups: Sequence[FollowUp], rules: PassRules, r
     reaching = _reach_out(unreached, rules, renderer, now, problems)
     current |= expected(reaching, now)
     filings = _filings(list(current.values()), snapshot.inbox, rules, renderer, now, problems)
-    notes = _unreadable(snapshot, rules, now, problems)  # and the capacity alert as this pass found it (none: cleared)
-    notes.append(Remember(key=f"capacity:{email}", value=json.dumps(missing, sort_keys=True)))
+    notes = _unreadable(snapshot, rules, now, problems)
+    alert = json.dumps(missing, sort_keys=True)  # the capacity alert as this pass found it (none: cleared)
+    if alert != snapshot.capacity:  # kept when it changed: not a write per adviser and run
+        notes.append(Remember(key=capacity_mark(rules), value=alert))
     stages = (categories, changes, tuple(bookings), tuple(reaching), tuple(filings), tuple(notes))
     return Plan(stages, tuple(problems), missing)
 
@@ -194,6 +197,10 @@ def _unreadable(snapshot: Snapshot, rules: PassRules, now: datetime, problems: l
                             "the mail app; if it is not mail, delete it)")  # fmt: skip
             marks.append(Remember(key=unreadable_mark(rules, m), value=now.isoformat(timespec="seconds")))
     return marks
+
+
+def capacity_mark(rules: PassRules) -> str:
+    return f"capacity:{rules.adviser.email}"
 
 
 def unreadable_mark(rules: PassRules, message: InboundMail) -> str:

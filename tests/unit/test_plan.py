@@ -73,7 +73,9 @@ def test_the_last_unanswered_call_becomes_an_email_and_its_filed_copy_in_one_pas
                                    ("file", "email filed")]  # fmt: skip
     assert calendar_horizon(snapshot, [f], RULES, NOW) is None  # nothing to book: the calendar is not read
     assert work.problems == () and work.missing_slots == {}
-    assert remembered(work) == {f"capacity:{ADVISER.email}": "{}"}  # an earlier alert cleared: none short now
+    assert remembered(work) == {}  # no alert, none kept: nothing written
+    earlier = plan(replace(snapshot, capacity='{"2026-11-20": 2}'), [f], RULES, RENDERER, NOW)
+    assert remembered(earlier) == {f"capacity:{ADVISER.email}": "{}"}  # an earlier alert cleared: none short now
 
 
 class Late(MemoryBackend):
