@@ -29,6 +29,7 @@ from m3mail.plan import (
     calendar_horizon,
     capacity_mark,
     digest,
+    digest_day,
     digest_key,
     plan,
     unreadable_mark,
@@ -114,8 +115,11 @@ def gather(backend: Backend, store: StateStore, rules: PassRules, follow_ups: Se
         return replace(snapshot, calendar=Calendar(events, Availability(), unread=str(e)))
 
 
-def _digest_basis(store: StateStore, rules: PassRules, now: datetime) -> DigestBasis:
+def _digest_basis(store: StateStore, rules: PassRules, now: datetime) -> DigestBasis | None:
+    """What the digest lists besides this pass's follow-ups; None when no digest is due (not the adviser's
+    working day, or today's was sent): most passes of a day, which then read nothing for it."""
+    if not digest_day(rules, now) or store.action_status(digest_key(rules, now)) == "done":
+        return None
     email = rules.adviser.email
     since = store.last_done(f"digest:{email}:") or now - timedelta(days=1)
-    return DigestBasis(sent=store.action_status(digest_key(rules, now)) == "done", since=since,
-                       recent=tuple(store.follow_ups_since(email, since.date())))  # fmt: skip
+    return DigestBasis(since=since, recent=tuple(store.follow_ups_since(email, since.date())))

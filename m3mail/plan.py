@@ -78,9 +78,9 @@ class Calendar:
 
 @dataclass(frozen=True)
 class DigestBasis:
-    """What the digest needs from the state: whether today's went, when the last did, what ended since."""
+    """What the digest needs from the state, on a day one is due and not sent yet: when the last one went, and
+    what had activity since."""
 
-    sent: bool
     since: datetime
     recent: tuple[FollowUp, ...]  # the adviser's follow-ups with activity since the last digest
 
@@ -94,7 +94,7 @@ class Snapshot:
     refused: frozenset[str] = frozenset()  # follow-ups whose client opted out (this state or the ledger)
     reported: frozenset[str] = frozenset()  # unreadable Inbox messages reported by an earlier run
     calendar: Calendar | None = None  # read when a follow-up needs a call (calendar_horizon)
-    digest: DigestBasis | None = None
+    digest: DigestBasis | None = None  # None: no digest due this pass (not a working day, or today's sent)
     capacity: str = "{}"  # the capacity alert as the state keeps it (JSON: day -> calls with no free slot)
 
 
@@ -436,6 +436,12 @@ def _digest_of(text: str) -> str:
 # --- the adviser's daily digest --------------------------------------------------------------------------
 
 
+def digest_day(rules: PassRules, now: datetime) -> bool:
+    """Whether the adviser gets a digest today: one of their working days, and no public holiday."""
+    today = _today(rules, now)
+    return today.weekday() in rules.adviser.working_days and is_business_day(today, rules.subdivisions)
+
+
 def digest_key(rules: PassRules, now: datetime) -> str:
     return f"digest:{rules.adviser.email}:{_today(rules, now).isoformat()}"
 
@@ -445,8 +451,7 @@ def digest(basis: DigestBasis | None, follow_ups: Iterable[FollowUp], missing_sl
     """One message a day in the adviser's Inbox, on their working days: calls without outcome, letters,
     complaints, bounces, capacity, automatic replies, replies from another address."""
     today, adviser = _today(rules, now), rules.adviser
-    working_day = today.weekday() in adviser.working_days and is_business_day(today, rules.subdivisions)
-    if basis is None or basis.sent or not working_day:
+    if basis is None or not digest_day(rules, now):
         return Plan(())
     since = basis.since
     # those of this pass as they stand now, and those with activity since the last digest (letters, bounces)

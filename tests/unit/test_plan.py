@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from m3mail.adviser import Context, adviser_pass
+from m3mail.adviser import Context, adviser_pass, gather
 from m3mail.backends.base import Progress
 from m3mail.backends.memory import MemoryBackend
 from m3mail.errors import BackendError
@@ -25,7 +25,7 @@ from m3mail.models import (
     SentMail,
     State,
 )
-from m3mail.plan import Calendar, DigestBasis, Snapshot, calendar_horizon, digest, plan
+from m3mail.plan import Calendar, DigestBasis, Snapshot, calendar_horizon, digest, digest_key, plan
 from m3mail.render import Renderer
 from m3mail.rules import pass_rules
 from m3mail.settings import AdviserSettings, AgencySettings, Settings
@@ -144,13 +144,24 @@ def test_a_message_the_inbox_cannot_read_is_reported_once() -> None:
 
 
 def test_the_digest_lists_a_letter_once_it_is_filed_not_when_it_is_planned() -> None:
-    basis = DigestBasis(sent=False, since=NOW - timedelta(days=1), recent=())
+    basis = DigestBasis(since=NOW - timedelta(days=1), recent=())
     unreached = follow_up(State.UNREACHED, email="", attempts=(CALL,))
     assert digest(basis, [unreached], {}, RULES, RENDERER, NOW).actions == []  # nothing to tell yet
     done = replace(unreached, state=State.DONE, letter_at=NOW, ended_at=NOW)
     [notify] = digest(basis, [done], {}, RULES, RENDERER, NOW).actions
     assert notify.kind == "notify" and "C1" in notify.mail.text
-    assert digest(replace(basis, sent=True), [done], {}, RULES, RENDERER, NOW).actions == []  # once a day
+    assert digest(None, [done], {}, RULES, RENDERER, NOW).actions == []  # no digest due this pass
+
+
+def test_the_digest_is_due_once_a_working_day_and_its_follow_ups_are_read_only_then(tmp_path: Path) -> None:
+    backend = MemoryBackend([ADVISER.email], clock=lambda: NOW)
+    with StateStore(tmp_path / "m3mail.db") as store:
+        assert gather(backend, store, RULES, [], NOW).digest is not None
+        store.intend(digest_key(RULES, NOW), None, "notify", ADVISER.email, NOW)
+        store.done(digest_key(RULES, NOW), NOW, "", None, "digest", "")
+        assert gather(backend, store, RULES, [], NOW).digest is None  # today's went: once a day
+        saturday = NOW + timedelta(days=3)
+        assert gather(backend, store, RULES, [], saturday).digest is None  # not a working day
 
 
 def test_a_letter_that_could_not_be_filed_is_reported_and_neither_counted_nor_in_the_digest(tmp_path: Path) -> None:
