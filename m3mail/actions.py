@@ -78,24 +78,29 @@ class Action(Generic[R]):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Update(Action[None]):
+class StateOnly(Action[None]):
+    """An action on the state alone: nothing to do on a backend (the executor applies it to the state)."""
+
+    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> None:
+        return None
+
+    def simulated(self, now: datetime) -> None:
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Update(StateOnly):
     """A change of state alone (moved, cancelled, missed...): nothing to do on a backend."""
 
     new: FollowUp
     detail: str = ""
     kind: ClassVar[str] = "update"
 
-    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> None:
-        return None
-
     def after(self, result: None, now: datetime) -> FollowUp | None:
         return self.new
 
     def on(self, latest: FollowUp) -> Self:
         return self  # its new state was decided whole from what the pass read, not from another action's result
-
-    def simulated(self, now: datetime) -> None:
-        return None
 
     def describe(self) -> str:
         return f"{super().describe()} {self.event}: {self.detail}"
@@ -248,26 +253,20 @@ class Notify(Action[str]):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Start(Action[None]):
+class Start(StateOnly):
     """A follow-up that fell due, added to the state (nothing to do on a backend)."""
 
     follow_up: FollowUp
     event: str = "selected"
     kind: ClassVar[str] = "start"
-    batched: ClassVar[bool] = True  # the day's new follow-ups are added in one transaction
-
-    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> None:
-        return None
-
-    def simulated(self, now: datetime) -> None:
-        return None
+    batched: ClassVar[bool] = True  # the day's new follow-ups are added together, a transaction per group
 
     def describe(self) -> str:
         return f"{super().describe()} (due {self.follow_up.due_date.isoformat()})"
 
 
 @dataclass(frozen=True, kw_only=True)
-class Remember(Action[None]):
+class Remember(StateOnly):
     """A value the next runs read (what the import rejected, a capacity alert, a message reported once), kept in
     the state under ``key`` (nothing to do on a backend)."""
 
@@ -277,15 +276,9 @@ class Remember(Action[None]):
     event: str = "remembered"
     kind: ClassVar[str] = "remember"
 
-    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> None:
-        return None
-
-    def simulated(self, now: datetime) -> None:
-        return None
-
 
 @dataclass(frozen=True, kw_only=True)
-class Purge(Action[None]):
+class Purge(StateOnly):
     """The state's own tidying at the end of a run: the closed follow-ups minimised (their client data erased),
     and what is past its retention deleted (StateStore.minimise_closed, StateStore.purge)."""
 
@@ -296,12 +289,6 @@ class Purge(Action[None]):
     follow_up: FollowUp | None = None
     event: str = "purged"
     kind: ClassVar[str] = "purge"
-
-    def perform(self, backend: Backend, *, resume: bool = False, progress: Progress | None = None) -> None:
-        return None
-
-    def simulated(self, now: datetime) -> None:
-        return None
 
 
 AnyAction = Action[Any]  # an action of any kind, as planning returns them and the executor runs them

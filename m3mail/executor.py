@@ -185,8 +185,8 @@ class Executor:
 
     def _purge(self, action: Purge, tally: Tally) -> Outcome:
         """Minimise the closed follow-ups, then delete what is past its retention; counted by what went."""
-        tally.done["minimised"] = self.store.minimise_closed(self.clock())
-        purged = self.store.purge(action.follow_ups_before, action.opt_outs_before)
+        tally.done["minimised"], purged = self.store.tidy(self.clock(), action.follow_ups_before,
+                                                          action.opt_outs_before)  # fmt: skip
         tally.done |= {f"purged:{name}": n for name, n in vars(purged).items()}
         return None
 

@@ -180,6 +180,5 @@ class PurgeResult:
 def purge_state(settings: Settings, store: StateStore, today: date, now: datetime, *, dry_run: bool) -> PurgeResult:
     """What each run does at its end, on demand: ``dry_run`` counts what would go."""
     follow_ups_before, opt_outs_before = retention_cutoffs(settings, today)
-    minimised = store.minimise_closed(now, dry_run=dry_run)
-    purged = store.purge(follow_ups_before, opt_outs_before, dry_run=dry_run)
+    minimised, purged = store.tidy(now, follow_ups_before, opt_outs_before, dry_run=dry_run)
     return PurgeResult(minimised, purged, follow_ups_before, opt_outs_before)

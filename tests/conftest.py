@@ -6,12 +6,14 @@ import json
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
 from m3mail.commands import init_folder
+from m3mail.job import RunSummary, run_once
+from m3mail.settings import Settings
 
 DATA = Path(__file__).parent / "data"
 INIT_DAY = date(2026, 11, 25)  # a Wednesday
@@ -37,6 +39,11 @@ def run_cli(*args: str | Path, cwd: Path | None = None) -> CliResult:
 
 EXPORT_HEADER = ("client_id;civilite;nom;prenom;email;telephone;adresse;code_postal;ville;conseiller;contrat;type;"
                  "produit;date_effet;statut;prime_annuelle;garanties;sinistres;vip;opposition")  # fmt: skip
+
+
+def quiet_run(settings: Settings, when: datetime) -> RunSummary:
+    """One pass in this process at ``when``: no dry-run lines printed, no wait for the sending limit."""
+    return run_once(settings, when, sleep=lambda _s: None, echo=lambda _s: None)
 
 
 def one_attempt_folder(folder: Path, day: date, rows: list[str]) -> Path:

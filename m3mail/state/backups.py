@@ -94,7 +94,8 @@ def _copy(source: sqlite3.Connection, path: Path) -> None:
 def erase_client(backup: Path, client_id: str) -> int:
     """Erase a client from a backup as ``m3mail forget`` does from the state (their follow-ups, history and
     actions; a schema 3 backup's opt-out row, which names them: the ledger keeps their refusal), then rebuild
-    the file so that no freed page keeps them. Returns the follow-ups erased."""
+    the file (VACUUM, https://www.sqlite.org/lang_vacuum.html) so that no freed page keeps them. Returns the
+    follow-ups erased."""
     db = sqlite3.connect(backup, isolation_level=None)
     try:
         db.execute("PRAGMA secure_delete = ON")

@@ -69,7 +69,11 @@ class OptOutLedger:
 
     def knows(self, client: Client) -> bool:
         """Whether the client opted out through m3mail (by their id or by the address they were emailed at)."""
-        return any(fp in self._lines() for fp in self.fingerprints(client))
+        return self.holds(self.fingerprints(client))
+
+    def holds(self, prints: list[str]) -> bool:
+        """Whether any of these fingerprints is in the ledger."""
+        return any(fp in self._lines() for fp in prints)
 
     def record(self, client: Client, day: date) -> None:
         """Append the client's fingerprints (once each), durably, before the state records the opt-out."""
@@ -113,9 +117,9 @@ class OptOutLedger:
     def __len__(self) -> int:
         return len(self._lines())
 
-    def known(self) -> set[str]:
+    def known(self) -> frozenset[str]:
         """Every fingerprint the ledger holds."""
-        return set(self._lines())
+        return frozenset(self._lines())
 
     def _text(self) -> str:
         try:

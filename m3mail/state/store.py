@@ -223,7 +223,8 @@ class StateStore:
     def _to_v4(self) -> None:
         """Schema 4 keeps client data only while a follow-up needs it: the opt-outs become keyed fingerprints (of
         the id, and of the address the client was emailed at, which their follow-ups say), the closed follow-ups
-        are minimised, and the file is rebuilt (VACUUM) so that no freed page keeps what was erased."""
+        are minimised, and the file is rebuilt (VACUUM, https://www.sqlite.org/lang_vacuum.html: it copies the
+        content to a new file and back, leaving no free page) so that no page keeps what was erased."""
         with self.transaction() as db:
             emails: dict[str, set[str]] = {}
             for client_id, data in db.execute("SELECT client_id, data FROM followups"):
@@ -395,9 +396,10 @@ class StateStore:
     def refuses(self, client: Client) -> bool:
         """Whether the client opted out through m3mail (or was forgotten), by their id or by their address: in
         this database, or in the opt-out ledger (which a restored or new database does not lose)."""
-        if self.ledger is not None and self.ledger.knows(client):
+        prints = self.fingerprints(client)
+        if self.ledger is not None and self.ledger.holds(prints):
             return True
-        return self.refused_on(client) is not None
+        return self._recorded_at(prints) is not None
 
     def refusals(self) -> Callable[[Client], bool]:
         """``refuses`` for many clients at once (an export's): the opt-outs read once, each client's fingerprints
@@ -411,7 +413,9 @@ class StateStore:
 
     def refused_on(self, client: Client) -> str | None:
         """When this database recorded the client's opt-out (its latest), or None."""
-        prints = self.fingerprints(client)
+        return self._recorded_at(self.fingerprints(client))
+
+    def _recorded_at(self, prints: list[str]) -> str | None:
         with self._lock:  # indexed look-ups: this is asked for every follow-up of every pass
             rows = [self.db.execute("SELECT at FROM optouts WHERE fingerprint = ?", (fp,)).fetchone() for fp in prints]
         return max((row[0] for row in rows if row), default=None)
@@ -436,6 +440,13 @@ class StateStore:
                 db.execute("UPDATE actions SET error = '', progress = '' WHERE followup_id = ?", (f.id,))
                 _history(db, f.id, at, "minimised", "closed: the client's data erased from the state")
         return done
+
+    def tidy(self, at: datetime, follow_ups_before: date, opt_outs_before: date, *,
+             dry_run: bool = False) -> tuple[int, Purged]:  # fmt: skip
+        """What each run does at its end: minimise the closed follow-ups, then purge what is past its retention;
+        returns how many were minimised and what was purged (``dry_run``: would be)."""
+        minimised = self.minimise_closed(at, dry_run=dry_run)
+        return minimised, self.purge(follow_ups_before, opt_outs_before, dry_run=dry_run)
 
     def purge(self, follow_ups_before: date, opt_outs_before: date, *, dry_run: bool = False) -> Purged:
         """Delete what is past its retention: the minimised follow-ups last active before ``follow_ups_before``

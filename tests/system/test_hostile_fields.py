@@ -10,13 +10,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from m3mail.followup import NOTES_MARKER
-from m3mail.job import run_once
 from m3mail.models import State
 from m3mail.plan import FOLDER_BYTES
 from m3mail.selection import add_months
 from m3mail.settings import Settings, load_settings
 from m3mail.state import StateStore
-from tests.conftest import one_attempt_folder
+from tests.conftest import one_attempt_folder, quiet_run
 from tests.people import Adviser
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -38,20 +37,16 @@ def _rows() -> list[str]:
     ]
 
 
-def run(settings: Settings, when: datetime):
-    return run_once(settings, when, sleep=lambda _s: None, echo=lambda _s: None)
-
-
 @pytest.fixture
 def worked(tmp_path: Path) -> tuple[Settings, Adviser]:
     settings = load_settings(one_attempt_folder(tmp_path / "agence", DAY, _rows()))
-    run(settings, datetime.combine(DAY, time(8), PARIS))
+    quiet_run(settings, datetime.combine(DAY, time(8), PARIS))
     adviser = Adviser(settings.local.root, ADVISER)
     calls = {c.key.split("-")[1]: c for c in adviser.calls()}
     adviser.set_outcome(calls["K0"].key, "M+3 Injoignable")
     adviser.set_outcome(calls["K1"].key, "M+3 Satisfait")
     adviser.set_outcome(calls["K2"].key, "M+3 Satisfait")  # no notes written
-    run(settings, datetime.combine(DAY + timedelta(days=1), time(10, 30), PARIS))
+    quiet_run(settings, datetime.combine(DAY + timedelta(days=1), time(10, 30), PARIS))
     return settings, adviser
 
 

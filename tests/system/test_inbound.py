@@ -16,12 +16,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from m3mail.job import run_once
 from m3mail.models import State
 from m3mail.selection import add_months
 from m3mail.settings import Settings, load_settings
 from m3mail.state import StateStore
-from tests.conftest import one_attempt_folder
+from tests.conftest import one_attempt_folder, quiet_run
 from tests.people import Adviser
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -35,19 +34,15 @@ def _rows() -> list[str]:
             f"{ADVISER};CT{n};IARD;Auto;{effect};Actif;300,00;;;non;non" for n in range(2)]  # fmt: skip
 
 
-def run(settings: Settings, when: datetime):
-    return run_once(settings, when, sleep=lambda _s: None, echo=lambda _s: None)
-
-
 @pytest.fixture
 def emailed(tmp_path: Path) -> tuple[Settings, Adviser]:
     """Two clients emailed after one unanswered call each."""
     settings = load_settings(one_attempt_folder(tmp_path / "agence", DAY, _rows()))
-    run(settings, datetime.combine(DAY, time(8), PARIS))
+    quiet_run(settings, datetime.combine(DAY, time(8), PARIS))
     adviser = Adviser(settings.local.root, ADVISER)
     for call in adviser.calls():
         adviser.set_outcome(call.key, "M+3 Injoignable")
-    run(settings, datetime.combine(DAY + timedelta(days=1), time(10, 30), PARIS))
+    quiet_run(settings, datetime.combine(DAY + timedelta(days=1), time(10, 30), PARIS))
     assert len(adviser.sent()) == 2
     return settings, adviser
 
@@ -75,7 +70,7 @@ def test_what_comes_back_never_blocks_a_follow_up(emailed) -> None:
     inbox.add(crlf_reply(second.item, afternoon - timedelta(hours=1)))
     garbage = inbox.add(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10" + bytes(range(256)))
 
-    report = run(settings, afternoon).advisers[ADVISER]
+    report = quiet_run(settings, afternoon).advisers[ADVISER]
     (problem,) = [e for e in report.errors if "cannot be read as mail" in e]
     assert garbage in problem and garbage in set(inbox.iterkeys())  # named, and left where it is
     with StateStore(settings.state) as store:
@@ -87,7 +82,7 @@ def test_what_comes_back_never_blocks_a_follow_up(emailed) -> None:
     folder = next(name for name in adviser.client_folders() if "NOM1" in name)
     assert any("tout va bien" in str(m["Subject"]) for m in adviser.messages("Clients", folder))
 
-    again = run(settings, afternoon + timedelta(minutes=30)).advisers[ADVISER]
+    again = quiet_run(settings, afternoon + timedelta(minutes=30)).advisers[ADVISER]
     assert not [e for e in again.errors if "cannot be read as mail" in e]  # reported once
 
 
@@ -106,7 +101,7 @@ def test_a_stop_from_another_address_is_filed_for_the_adviser_never_acted_on(ema
     # whoever learns the email's Message-ID (a forwarded copy, a guess from the follow-up key) cannot opt out
     adviser.folder("Inbox").add(stop_from("intrus@example.net", first.item, afternoon - timedelta(hours=1)))
 
-    run(settings, afternoon)
+    quiet_run(settings, afternoon)
     fid = first.key.split("#")[0]
     with StateStore(settings.state) as store:
         f = store.follow_up(fid)
@@ -120,7 +115,7 @@ def test_a_stop_from_another_address_is_filed_for_the_adviser_never_acted_on(ema
 
     # the client's own STOP, later, is one
     adviser.folder("Inbox").add(stop_from(str(first.item["To"]), first.item, afternoon + timedelta(hours=1)))
-    run(settings, afternoon + timedelta(hours=2))
+    quiet_run(settings, afternoon + timedelta(hours=2))
     with StateStore(settings.state) as store:
         assert store.follow_up(fid).state is State.OPTED_OUT  # type: ignore[union-attr]
 
@@ -130,12 +125,12 @@ def test_a_stop_outlives_the_loss_of_the_state(emailed) -> None:
     first, _second = sorted(adviser.sent(), key=lambda s: s.key)
     afternoon = datetime.combine(DAY + timedelta(days=1), time(15), PARIS)
     adviser.folder("Inbox").add(stop_from(str(first.item["To"]), first.item, afternoon - timedelta(hours=1)))
-    run(settings, afternoon)
+    quiet_run(settings, afternoon)
     client = first.key.split("-")[1]
 
     for lost in (settings.state, Path(f"{settings.state}-wal"), Path(f"{settings.state}-shm")):
         lost.unlink(missing_ok=True)  # gone, and no backup put back: the run starts a new state
-    summary = run(settings, afternoon + timedelta(hours=1))
+    summary = quiet_run(settings, afternoon + timedelta(hours=1))
     assert summary.started == 1  # the other client only
     with StateStore(settings.state) as store:
         assert [f.client.id for f in store.follow_ups()] == ["K1"] and client == "K0"
@@ -149,7 +144,7 @@ def test_a_stop_recorded_after_the_backup_survives_its_restore(emailed) -> None:
     (backup, *_) = sorted(settings.backups.folder.iterdir(), reverse=True)
     afternoon = datetime.combine(DAY + timedelta(days=1), time(15), PARIS)
     adviser.folder("Inbox").add(stop_from(str(first.item["To"]), first.item, afternoon - timedelta(hours=1)))
-    run(settings, afternoon)
+    quiet_run(settings, afternoon)
     (stop,) = [k for k in adviser.folder("Inbox").iterkeys()
                if b"STOP" in adviser.folder("Inbox").get_bytes(k)]  # fmt: skip
     adviser.folder("Inbox").remove(stop)  # the adviser tidied the Inbox: the reply is in the client folder
@@ -157,7 +152,7 @@ def test_a_stop_recorded_after_the_backup_survives_its_restore(emailed) -> None:
     from m3mail.state.backups import restore
 
     restore(backup, settings.state, afternoon)
-    run(settings, afternoon + timedelta(hours=1))
+    quiet_run(settings, afternoon + timedelta(hours=1))
     fid = first.key.split("#")[0]
     with StateStore(settings.state) as store:
         f = store.follow_up(fid)
